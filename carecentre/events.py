@@ -1,0 +1,207 @@
+"""Events: written in the transaction that causes them, published after it commits.
+
+The ``event`` table is the truth; its ``seq`` is global and strictly increasing in commit order.
+On PostgreSQL, sequence values are handed out at insert time, not at commit, so two transactions
+could commit out of order and a reader could skip an event for good. Taking one transaction-level
+advisory lock before writing events makes the order of ``seq`` the order of commits; on SQLite the
+single writer does the same.
+
+:class:`EventBus` reads new rows once and fans them out to in-process subscribers. A subscriber can
+start from any sequence number: it reads what it missed from the table, then joins the live
+stream, and never sees an event twice. A subscriber too slow to keep up falls back to reading the
+table instead of growing memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from carecentre.aio import wait_event
+from carecentre.coltypes import utcnow
+from carecentre.db import Database
+from carecentre.models import Event
+
+log = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every process that writes events.
+_EVENTS_LOCK_KEY = 0x0CA2EC0E
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    type: str
+    at: datetime
+    data: dict[str, Any]
+    ticket_id: int | None = None
+    queue_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "data": self.data}
+
+    @classmethod
+    def from_row(cls, row: Event) -> EventRecord:
+        assert row.seq is not None
+        return cls(row.seq, row.type, row.at, row.data, row.ticket_id, row.queue_id)
+
+
+async def record(
+    session: AsyncSession,
+    type: str,
+    data: dict[str, Any],
+    *,
+    ticket_id: int | None = None,
+    queue_id: int | None = None,
+) -> Event:
+    """Write an event in the caller's transaction; it is published once that commits."""
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get("events_locked"):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENTS_LOCK_KEY})
+        session.info["events_locked"] = True
+    row = Event(type=type, data=data, ticket_id=ticket_id, queue_id=queue_id, at=utcnow())
+    session.add(row)
+    return row
+
+
+@dataclass(eq=False)
+class Subscription:
+    """An async iterator of events after ``last``, each exactly once, in order."""
+
+    bus: EventBus
+    last: int
+    accept: Callable[[EventRecord], bool] | None = None
+    catching_up: bool = True
+    queue: deque[EventRecord] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> EventRecord:
+        while True:
+            if self.queue:
+                event = self.queue.popleft()
+            elif self.catching_up:
+                rows = await self.bus.read_after(self.last)
+                if not rows:
+                    # Caught up with the table. Flip to live only if the bus has fanned out
+                    # nothing newer meanwhile (no await between the check and the flip).
+                    if self.last >= self.bus.last_seq:
+                        self.catching_up = False
+                    continue
+                self.queue.extend(rows)
+                continue
+            else:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            if event.seq <= self.last:
+                continue
+            self.last = event.seq
+            if self.accept is None or self.accept(event):
+                return event
+
+    def push(self, event: EventRecord) -> None:
+        if self.catching_up:
+            return
+        if len(self.queue) >= self.bus.buffer:
+            # Too slow: stop buffering and read the table from where it is instead.
+            self.catching_up = True
+        else:
+            self.queue.append(event)
+        self.wake.set()
+
+
+class EventBus:
+    """Fans events out to subscribers in this process. Started in the app's lifespan."""
+
+    def __init__(
+        self, db: Database, *, poll_interval: float = 1.0, page: int = 500, buffer: int = 2000
+    ) -> None:
+        self.db = db
+        self.poll_interval = poll_interval
+        self.page = page
+        self.buffer = buffer
+        self.last_seq = 0
+        self._subscribers: set[Subscription] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self) -> None:
+        self.last_seq = await self.latest_seq()
+        self._task = asyncio.create_task(self._run(), name="event-bus")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def notify(self) -> None:
+        """Called after a commit that wrote events: wake the reader now instead of at the poll."""
+        self._wake.set()
+
+    async def latest_seq(self) -> int:
+        async with self.db.read() as session:
+            return int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
+
+    async def read_after(self, after: int, limit: int | None = None) -> list[EventRecord]:
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                select(Event)
+                .where(col(Event.seq) > after)
+                .order_by(col(Event.seq))
+                .limit(limit or self.page)
+            )
+            return [EventRecord.from_row(row) for row in rows]
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, after: int | None = None, accept: Callable[[EventRecord], bool] | None = None
+    ) -> AsyncIterator[Subscription]:
+        """Events after ``after`` (``None``: only new ones), filtered by ``accept``."""
+        start = self.last_seq if after is None else max(after, 0)
+        subscription = Subscription(self, start, accept, catching_up=start < self.last_seq)
+        self._subscribers.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscribers.discard(subscription)
+
+    async def poll_once(self) -> int:
+        """Read and fan out everything committed since the last read; returns how many."""
+        count = 0
+        while True:
+            rows = await self.read_after(self.last_seq)
+            for row in rows:
+                self.last_seq = row.seq
+                for subscription in tuple(self._subscribers):
+                    subscription.push(row)
+            count += len(rows)
+            if len(rows) < self.page:
+                return count
+
+    async def _run(self) -> None:
+        while True:
+            await wait_event(self._wake, self.poll_interval)
+            self._wake.clear()
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("event bus: reading new events failed; retrying")
+                await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,374 @@
+"""The inbound pipeline: every channel's messages become tickets here, and only here.
+
+``receive()`` stores the payload exactly as it arrived, before anything else can go wrong; the
+channel's parser turns it into an :class:`InboundMessage`; ``ingest()`` then does, in one
+transaction: dedupe on (channel, external id) by a unique constraint, resolve the contact, thread,
+create or append to the ticket, route, record events. Events are published after the commit. A
+payload that fails to parse stays stored with its error, and ``replay()`` runs it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import nh3
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from carecentre import events
+from carecentre.attachments import AttachmentStore
+from carecentre.coltypes import utcnow
+from carecentre.contacts import resolve_contact
+from carecentre.contract import Channel, InboundMessage, ParseError
+from carecentre.db import Database
+from carecentre.events import EventBus
+from carecentre.identities import InvalidAddress, normalize
+from carecentre.metrics import Metrics
+from carecentre.models import Attachment, Contact, Message, Queue, RawInbound, Ticket
+from carecentre.routing import choose_queue, initial_due
+from carecentre.states import DeliveryStatus, Direction, TicketStatus
+from carecentre.threads import find_thread, register_keys
+from carecentre.tickets import create_ticket, set_status
+
+log = logging.getLogger(__name__)
+
+Parser = Callable[[bytes, Mapping[str, Any]], InboundMessage]
+
+# PostgreSQL: unique violation, serialization failure, deadlock. All mean "run it again".
+_RETRY_SQLSTATES = {"23505", "40001", "40P01"}
+_MAX_TRIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    message_id: int
+    ticket_id: int
+    reference: str
+    contact_id: int
+    duplicate: bool = False
+    created: bool = False
+    reopened: bool = False
+    linked_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What ``receive()`` did: the raw row, and either a result or the parse error."""
+
+    raw_id: int
+    result: IngestResult | None = None
+    error: str | None = None
+
+
+def _retryable(error: DBAPIError) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in _RETRY_SQLSTATES
+
+
+def _subject(message: InboundMessage) -> str:
+    if message.subject and message.subject.strip():
+        return " ".join(message.subject.split())[:500]
+    first = " ".join(message.body_text.split())
+    return (first[:77] + "…") if len(first) > 78 else first
+
+
+class Pipeline:
+    """Receives, parses and ingests. One per app, built in the lifespan."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bus: EventBus,
+        store: AttachmentStore,
+        metrics: Metrics,
+        default_queue: str = "general",
+        region: str = "CA",
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.store = store
+        self.metrics = metrics
+        self.default_queue = default_queue
+        self.region = region
+        self.parsers: dict[tuple[Channel, str], Parser] = {}
+
+    def register_parser(self, channel: Channel, parser: Parser, kind: str = "message") -> None:
+        self.parsers[(channel, kind)] = parser
+
+    async def store_raw(
+        self,
+        channel: Channel,
+        payload: bytes,
+        *,
+        content_type: str,
+        kind: str = "message",
+        meta: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Keep the payload exactly as received; committed before parsing starts."""
+        async with self.db.write() as session:
+            raw = RawInbound(
+                channel=channel,
+                kind=kind,
+                content_type=content_type[:255],
+                payload=payload,
+                meta=dict(meta or {}),
+            )
+            session.add(raw)
+            await session.flush()
+            assert raw.id is not None
+            return raw.id
+
+    async def receive(
+        self,
+        channel: Channel,
+        payload: bytes,
+        *,
+        content_type: str,
+        kind: str = "message",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Received:
+        """Store, parse and ingest one payload. Parse errors are kept, never raised."""
+        raw_id = await self.store_raw(
+            channel, payload, content_type=content_type, kind=kind, meta=meta
+        )
+        return await self._process(raw_id, channel, kind, payload, dict(meta or {}))
+
+    async def replay(self, raw_id: int) -> Received:
+        """Parse and ingest a stored payload again (after a parser fix). Idempotent."""
+        async with self.db.read() as session:
+            raw = await session.get(RawInbound, raw_id)
+        if raw is None:
+            raise LookupError(f"no stored payload {raw_id}")
+        return await self._process(raw_id, raw.channel, raw.kind, raw.payload, raw.meta)
+
+    async def _process(
+        self, raw_id: int, channel: Channel, kind: str, payload: bytes, meta: dict[str, Any]
+    ) -> Received:
+        parser = self.parsers.get((channel, kind))
+        try:
+            if parser is None:
+                raise ParseError(f"no parser for {channel.value}/{kind}")
+            message = parser(payload, meta)
+            result = await self.ingest(message, raw_id=raw_id)
+        except (ParseError, InvalidAddress) as error:
+            reason = str(error)
+            log.warning("inbound %s/%s #%d kept unparsed: %s", channel.value, kind, raw_id, reason)
+        except Exception as error:
+            # A bug must not lose the resident's message: it stays stored, marked, replayable.
+            reason = f"internal error: {type(error).__name__}: {error}"
+            log.exception(
+                "inbound %s/%s #%d kept after an internal error", channel.value, kind, raw_id
+            )
+        else:
+            return Received(raw_id, result=result)
+        await self._mark_failed(raw_id, reason)
+        self.metrics.raw_failed.labels(channel.value).inc()
+        return Received(raw_id, error=reason)
+
+    async def _mark_failed(self, raw_id: int, error: str) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(RawInbound)
+                .where(col(RawInbound.id) == raw_id)
+                .values(
+                    status="failed",
+                    error=error[:2000],
+                    attempts=RawInbound.attempts + 1,
+                    processed_at=utcnow(),
+                )
+            )
+
+    async def ingest(self, message: InboundMessage, *, raw_id: int | None = None) -> IngestResult:
+        """Turn one normalized message into ticket state. Idempotent on (channel, external id)."""
+        address = normalize(message.identity_kind, message.sender, region=self.region)
+        if not message.external_id or len(message.external_id) > 500:
+            raise ParseError("the provider's message id is missing or longer than 500 characters")
+        stored = [
+            (attachment, await self.store.put(attachment.data) if attachment.data else None)
+            for attachment in message.attachments
+        ]
+        for attempt in range(1, _MAX_TRIES + 1):
+            try:
+                async with self.db.write() as session:
+                    result = await self._ingest(session, message, address, stored, raw_id)
+            except DBAPIError as error:
+                if not _retryable(error) or attempt == _MAX_TRIES:
+                    raise
+                await asyncio.sleep(0.005 * attempt)
+                continue
+            self.metrics.ingested.labels(
+                message.channel.value, "duplicate" if result.duplicate else "stored"
+            ).inc()
+            if not result.duplicate:
+                self.bus.notify()
+            return result
+        raise AssertionError("unreachable")
+
+    async def _ingest(
+        self,
+        session: AsyncSession,
+        message: InboundMessage,
+        address: str,
+        stored: list[tuple[Any, tuple[str, int] | None]],
+        raw_id: int | None,
+    ) -> IngestResult:
+        now = utcnow()
+        existing = (
+            await session.execute(
+                select(Message.id, Message.ticket_id).where(
+                    Message.channel == message.channel, Message.external_id == message.external_id
+                )
+            )
+        ).first()
+        if existing is not None:
+            ticket = await session.get_one(Ticket, existing.ticket_id)
+            await self._mark_raw(session, raw_id, "duplicate", existing.id, now)
+            return IngestResult(
+                existing.id, ticket.id or 0, ticket.reference, ticket.contact_id, duplicate=True
+            )
+
+        contact, _identity = await resolve_contact(
+            session, kind=message.identity_kind, address=address, name=message.sender_name
+        )
+        assert contact.id is not None
+        if self.db.is_postgres:
+            # Serialize messages of one contact, so two first texts cannot open two tickets.
+            await session.execute(
+                select(Contact.id).where(Contact.id == contact.id).with_for_update()
+            )
+        match = await find_thread(session, message, contact.id)
+        created, reopened = False, False
+        if match.ticket is None:
+            queue = await choose_queue(session, message, self.default_queue)
+            ticket = await create_ticket(
+                session,
+                contact_id=contact.id,
+                queue=queue,
+                channel=message.channel,
+                subject=_subject(message),
+                linked_ticket_id=match.closed.id if match.closed else None,
+                now=now,
+                due=initial_due,
+            )
+            created = True
+        else:
+            ticket = match.ticket
+            reopened = ticket.status is TicketStatus.RESOLVED
+            if ticket.status in (TicketStatus.RESOLVED, TicketStatus.PENDING):
+                # The resident answered: the ball is back with the City.
+                set_status(ticket, TicketStatus.OPEN, now=now)
+        assert ticket.id is not None
+        ticket.updated_at = now
+        ticket.last_inbound_at = now
+
+        row = Message(
+            ticket_id=ticket.id,
+            direction=Direction.INBOUND,
+            channel=message.channel,
+            external_id=message.external_id,
+            address=address,
+            subject=message.subject[:500] if message.subject else None,
+            body_text=message.body_text,
+            body_html=nh3.clean(message.body_html) if message.body_html else None,
+            full_text=message.full_text,
+            automatic=message.automatic,
+            delivery_status=DeliveryStatus.RECEIVED,
+            raw_id=raw_id,
+            meta=dict(message.metadata),
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        for attachment, blob in stored:
+            session.add(
+                Attachment(
+                    message_id=row.id,
+                    filename=attachment.filename[:255] or "attachment",
+                    content_type=attachment.content_type[:255],
+                    sha256=blob[0] if blob else None,
+                    size=blob[1] if blob else None,
+                    url=attachment.url,
+                    inline=attachment.inline,
+                    content_id=attachment.content_id,
+                )
+            )
+        await register_keys(session, ticket.id, message.register_keys)
+        await self._mark_raw(session, raw_id, "ingested", row.id, now)
+        await session.flush()
+
+        queue_slug = await session.scalar(select(Queue.slug).where(Queue.id == ticket.queue_id))
+        ticket_data = {
+            "reference": ticket.reference,
+            "status": ticket.status.value,
+            "queue": queue_slug,
+            "channel": ticket.channel.value,
+            "subject": ticket.subject,
+            "priority": ticket.priority.value,
+            "assignee_id": ticket.assignee_id,
+            "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
+        }
+        scope = {"ticket_id": ticket.id, "queue_id": ticket.queue_id}
+        if created:
+            linked = match.closed.reference if match.closed else None
+            await events.record(
+                session, "ticket.created", {**ticket_data, "linked_to": linked}, **scope
+            )
+        else:
+            await events.record(
+                session, "ticket.updated", {**ticket_data, "reopened": reopened}, **scope
+            )
+        await events.record(
+            session,
+            "message.created",
+            {
+                "reference": ticket.reference,
+                "message_id": row.id,
+                "direction": row.direction.value,
+                "channel": row.channel.value,
+                "preview": " ".join(message.body_text.split())[:140],
+                "automatic": message.automatic,
+            },
+            **scope,
+        )
+        return IngestResult(
+            row.id,
+            ticket.id,
+            ticket.reference,
+            contact.id,
+            created=created,
+            reopened=reopened,
+            linked_to=match.closed.reference if match.closed else None,
+        )
+
+    async def _mark_raw(
+        self,
+        session: AsyncSession,
+        raw_id: int | None,
+        status: str,
+        message_id: int | None,
+        now: datetime,
+    ) -> None:
+        if raw_id is None:
+            return
+        await session.execute(
+            update(RawInbound)
+            .where(col(RawInbound.id) == raw_id)
+            .values(
+                status=status,
+                message_id=message_id,
+                error=None,
+                attempts=RawInbound.attempts + 1,
+                processed_at=now,
+            )
+        )

@@ -1,0 +1,42 @@
+"""Schema migrations (Alembic), applied by ``serve`` at start-up and by ``carecentre migrate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from carecentre.db import Database
+
+HERE = Path(__file__).parent
+
+
+def config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the database to ``revision`` on the writer connection (one writer on SQLite)."""
+
+    def run(connection: Connection) -> None:
+        command.upgrade(config(connection), revision)
+
+    async with db.writer.connect() as connection:
+        await connection.run_sync(run)
+        await connection.commit()
+
+
+async def current(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with db.reader.connect() as connection:
+        return await connection.run_sync(read)

@@ -1,0 +1,462 @@
+"""The outbox: nothing sent is lost, nothing is sent twice.
+
+An agent's reply is a queued outbound Message plus an OutboxItem, written in one transaction.
+The :class:`Dispatcher` (a task inside ``serve``, or ``carecentre worker`` processes) claims due
+items, hands each to the sender registered for its channel outside any transaction, and records
+the outcome. A transient failure (the provider cannot have accepted it) is retried with exponential
+backoff and jitter; a permanent one, or running out of time, marks the message failed with the
+reason and raises an event. Inbound messages and notes never get an outbox item, so they are
+never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from carecentre import events
+from carecentre.aio import wait_event
+from carecentre.coltypes import utcnow
+from carecentre.contacts import identities_of
+from carecentre.contract import (
+    CHANNEL_IDENTITY,
+    Channel,
+    OutboundMessage,
+    PermanentSendError,
+    RecipientOptedOut,
+    SendError,
+    SendResult,
+    TransientSendError,
+)
+from carecentre.db import Database
+from carecentre.events import EventBus
+from carecentre.metrics import Metrics
+from carecentre.models import Contact, ContactIdentity, Message, OutboxItem, ThreadKey, Ticket
+from carecentre.senders import SenderRegistry
+from carecentre.states import DeliveryStatus, Direction, TicketStatus, check_delivery_transition
+from carecentre.threads import register_keys
+from carecentre.tickets import set_status
+
+log = logging.getLogger(__name__)
+
+# Voice has no outbound text: a caller is answered by text message on the same number.
+REPLY_CHANNEL = {
+    Channel.EMAIL: Channel.EMAIL,
+    Channel.SMS: Channel.SMS,
+    Channel.VOICE: Channel.SMS,
+    Channel.CHAT: Channel.CHAT,
+}
+MAX_BODY = 20_000
+SMS_MAX = 1600
+
+
+class ReplyRefused(Exception):
+    """A reply that cannot be queued; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base: float = 2.0
+    cap: float = 3600.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with jitter: a retry storm after an outage spreads out."""
+        exp = min(self.cap, self.base * 2 ** max(attempt - 1, 0))
+        return float(exp * random.uniform(0.5, 1.0))
+
+
+async def _reply_identity(
+    session: AsyncSession, contact_id: int, channel: Channel, to: str | None
+) -> ContactIdentity:
+    kind = CHANNEL_IDENTITY[channel]
+    candidates = [i for i in await identities_of(session, contact_id) if i.kind is kind]
+    if to is not None:
+        candidates = [i for i in candidates if i.address == to]
+    if not candidates:
+        raise ReplyRefused(f"the resident has no {kind.value} address to answer by {channel.value}")
+    identity = candidates[-1]
+    if identity.opted_out_at is not None and channel is Channel.SMS:
+        raise ReplyRefused(
+            f"{identity.address} has opted out of text messages (they sent STOP); "
+            "answer on another channel, or wait until they text START"
+        )
+    return identity
+
+
+async def queue_reply(
+    session: AsyncSession,
+    *,
+    ticket: Ticket,
+    body: str,
+    author_id: int | None,
+    channel: Channel | None = None,
+    to: str | None = None,
+    subject: str | None = None,
+    kind: str = "reply",
+    automatic: bool = False,
+) -> Message:
+    """Queue an outbound message on the ticket's channel (or ``channel``), in the caller's
+    transaction. Raises :class:`ReplyRefused` when it cannot be sent."""
+    body = body.strip()
+    if not body:
+        raise ReplyRefused("the reply is empty")
+    if len(body) > MAX_BODY:
+        raise ReplyRefused(f"the reply is longer than {MAX_BODY} characters")
+    if ticket.status is TicketStatus.CLOSED and kind == "reply":
+        raise ReplyRefused("the ticket is closed; the resident's next message opens a new one")
+    target = channel or REPLY_CHANNEL[ticket.channel]
+    if target is Channel.VOICE:
+        raise ReplyRefused("calls cannot carry a written reply; answer by sms or email")
+    if target is Channel.SMS and len(body) > SMS_MAX:
+        raise ReplyRefused(f"a text message can hold at most {SMS_MAX} characters")
+    identity = await _reply_identity(session, ticket.contact_id, target, to)
+    now = utcnow()
+    assert ticket.id is not None
+    message = Message(
+        ticket_id=ticket.id,
+        direction=Direction.OUTBOUND,
+        channel=target,
+        address=identity.address,
+        subject=subject,
+        body_text=body,
+        author_id=author_id,
+        automatic=automatic,
+        kind=kind,
+        delivery_status=DeliveryStatus.QUEUED,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    assert message.id is not None
+    session.add(OutboxItem(message_id=message.id, channel=target, next_attempt_at=now))
+    if kind == "reply":
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        if ticket.status is TicketStatus.NEW:
+            set_status(ticket, TicketStatus.OPEN, now=now)
+    ticket.updated_at = now
+    await session.flush()
+    await events.record(
+        session,
+        "message.created",
+        {
+            "reference": ticket.reference,
+            "message_id": message.id,
+            "direction": "outbound",
+            "channel": target.value,
+            "preview": " ".join(body.split())[:140],
+            "delivery_status": "queued",
+            "automatic": automatic,
+        },
+        ticket_id=ticket.id,
+        queue_id=ticket.queue_id,
+    )
+    return message
+
+
+async def add_note(session: AsyncSession, *, ticket: Ticket, body: str, author_id: int) -> Message:
+    """An internal note: visible to agents, never sent."""
+    body = body.strip()
+    if not body:
+        raise ReplyRefused("the note is empty")
+    if len(body) > MAX_BODY:
+        raise ReplyRefused(f"the note is longer than {MAX_BODY} characters")
+    assert ticket.id is not None
+    now = utcnow()
+    note = Message(
+        ticket_id=ticket.id,
+        direction=Direction.NOTE,
+        channel=ticket.channel,
+        body_text=body,
+        author_id=author_id,
+        kind="note",
+        created_at=now,
+    )
+    session.add(note)
+    ticket.updated_at = now
+    await session.flush()
+    await events.record(
+        session,
+        "message.created",
+        {
+            "reference": ticket.reference,
+            "message_id": note.id,
+            "direction": "note",
+            "channel": ticket.channel.value,
+            "preview": " ".join(body.split())[:140],
+        },
+        ticket_id=ticket.id,
+        queue_id=ticket.queue_id,
+    )
+    return note
+
+
+async def set_delivery(
+    session: AsyncSession,
+    message: Message,
+    status: DeliveryStatus,
+    *,
+    error: str | None = None,
+    code: str | None = None,
+) -> None:
+    """Move a message's delivery status (checked) and record a ``message.status`` event."""
+    current = message.delivery_status or DeliveryStatus.QUEUED
+    if status is current:
+        return
+    check_delivery_transition(current, status)
+    now = utcnow()
+    message.delivery_status = status
+    if error is not None:
+        message.delivery_error = error[:2000]
+    if code is not None:
+        message.delivery_code = code[:64]
+    if status is DeliveryStatus.SENT:
+        message.sent_at = now
+    elif status is DeliveryStatus.DELIVERED:
+        message.delivered_at = now
+        message.sent_at = message.sent_at or now
+    ticket = await session.get_one(Ticket, message.ticket_id)
+    await events.record(
+        session,
+        "message.status",
+        {
+            "reference": ticket.reference,
+            "message_id": message.id,
+            "delivery_status": status.value,
+            "error": message.delivery_error,
+            "code": message.delivery_code,
+        },
+        ticket_id=ticket.id,
+        queue_id=ticket.queue_id,
+    )
+
+
+class Dispatcher:
+    """Hands due outbox items to their channel's sender and records what happened."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bus: EventBus,
+        senders: SenderRegistry,
+        metrics: Metrics,
+        backoff: Backoff | None = None,
+        give_up_after: timedelta = timedelta(days=2),
+        lease: timedelta = timedelta(minutes=5),
+        batch: int = 20,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.senders = senders
+        self.metrics = metrics
+        self.backoff = backoff or Backoff()
+        self.give_up_after = give_up_after
+        self.lease = lease
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """A reply was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("outbox: a dispatch pass failed; trying again")
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            await wait_event(self._wake, self.poll_interval)
+
+    async def run_once(self) -> int:
+        """One pass: claim what is due, send it, record outcomes. Returns how many were handled."""
+        await self._expire_stale_leases()
+        claimed = await self._claim()
+        if claimed:
+            await asyncio.gather(*(self._deliver(item_id) for item_id in claimed))
+        return len(claimed)
+
+    async def pending_count(self) -> int:
+        async with self.db.read() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.state == "pending")
+            )
+        self.metrics.outbox_pending.set(count or 0)
+        return int(count or 0)
+
+    async def _claim(self) -> list[int]:
+        now = utcnow()
+        async with self.db.write() as session:
+            due = (
+                select(OutboxItem.id)
+                .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+                .order_by(col(OutboxItem.next_attempt_at))
+                .limit(self.batch)
+            )
+            if self.db.is_postgres:
+                # Several workers: each claims different rows, none waits for another.
+                due = due.with_for_update(skip_locked=True)
+            ids = list(await session.scalars(due))
+            if not ids:
+                return []
+            await session.execute(
+                update(OutboxItem)
+                .where(col(OutboxItem.id).in_(ids))
+                .values(
+                    state="sending",
+                    attempts=OutboxItem.attempts + 1,
+                    locked_until=now + self.lease,
+                    updated_at=now,
+                )
+            )
+            messages = await session.scalars(
+                select(Message)
+                .join(OutboxItem, col(OutboxItem.message_id) == col(Message.id))
+                .where(col(OutboxItem.id).in_(ids))
+            )
+            for message in messages:
+                await set_delivery(session, message, DeliveryStatus.SENDING)
+        self.bus.notify()
+        return ids
+
+    async def _expire_stale_leases(self) -> None:
+        """An item left 'sending' by a worker that died may or may not have gone out. Sending it
+        again could reach the resident twice, so it is marked failed for an agent to check."""
+        now = utcnow()
+        async with self.db.write() as session:
+            stale = list(
+                await session.scalars(
+                    select(OutboxItem).where(
+                        OutboxItem.state == "sending", col(OutboxItem.locked_until) < now
+                    )
+                )
+            )
+            for item in stale:
+                item.state = "failed"
+                item.last_error = "the sending worker stopped mid-send; delivery unknown"
+                message = await session.get_one(Message, item.message_id)
+                await set_delivery(
+                    session,
+                    message,
+                    DeliveryStatus.FAILED,
+                    error="Sending was interrupted; it may not have been delivered. "
+                    "Check with the resident before sending again.",
+                )
+        if stale:
+            self.bus.notify()
+
+    async def _outbound(self, session: AsyncSession, item: OutboxItem) -> OutboundMessage:
+        message = await session.get_one(Message, item.message_id)
+        ticket = await session.get_one(Ticket, message.ticket_id)
+        contact = await session.get_one(Contact, ticket.contact_id)
+        keys = await session.scalars(
+            select(ThreadKey.key)
+            .where(ThreadKey.ticket_id == ticket.id)
+            .order_by(col(ThreadKey.created_at))
+        )
+        assert message.id is not None
+        return OutboundMessage(
+            message_id=message.id,
+            channel=message.channel,
+            to=message.address or "",
+            body_text=message.body_text,
+            body_html=message.body_html,
+            subject=message.subject or ticket.subject,
+            ticket_reference=ticket.reference,
+            attempt=item.attempts,
+            contact_name=contact.name,
+            language=contact.language or ticket.language,
+            automatic=message.automatic,
+            thread_keys=tuple(keys),
+            metadata={"kind": message.kind},
+        )
+
+    async def _deliver(self, item_id: int) -> None:
+        async with self.db.read() as session:
+            item = await session.get_one(OutboxItem, item_id)
+            outbound = await self._outbound(session, item)
+        sender = self.senders.get(item.channel)
+        result: SendResult | None = None
+        error: SendError | None = None
+        if sender is None:
+            error = TransientSendError(f"no sender is configured for {item.channel.value}")
+        else:
+            try:
+                result = await sender.send(outbound)
+            except SendError as exc:
+                error = exc
+            except Exception as exc:
+                # A sender bug: whether anything left is unknown, so never retried blindly.
+                log.exception("outbox: the %s sender failed unexpectedly", item.channel.value)
+                error = PermanentSendError(
+                    f"internal error in the {item.channel.value} sender: {exc}"
+                )
+        await self._record(item_id, result, error)
+
+    async def _record(
+        self, item_id: int, result: SendResult | None, error: SendError | None
+    ) -> None:
+        now = utcnow()
+        async with self.db.write() as session:
+            item = await session.get_one(OutboxItem, item_id)
+            message = await session.get_one(Message, item.message_id)
+            channel = item.channel.value
+            item.updated_at = now
+            item.locked_until = None
+            if result is not None:
+                item.state = "done"
+                item.last_error = None
+                if result.provider_id:
+                    message.external_id = result.provider_id
+                status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
+                await set_delivery(session, message, status)
+                await register_keys(session, message.ticket_id, result.thread_keys)
+                self.metrics.outbox.labels(channel, "sent").inc()
+            elif isinstance(error, TransientSendError) and not self._expired(item, now):
+                item.state = "pending"
+                item.last_error = error.reason[:2000]
+                item.next_attempt_at = now + timedelta(seconds=self.backoff.delay(item.attempts))
+                await set_delivery(session, message, DeliveryStatus.QUEUED, error=error.reason)
+                self.metrics.outbox.labels(channel, "retry").inc()
+            else:
+                assert error is not None
+                item.state = "failed"
+                item.last_error = error.reason[:2000]
+                reason = error.reason
+                if isinstance(error, TransientSendError):
+                    reason = f"gave up after {item.attempts} attempts: {error.reason}"
+                if isinstance(error, RecipientOptedOut) and message.address:
+                    await _mark_opted_out(session, message.address, now)
+                await set_delivery(
+                    session, message, DeliveryStatus.FAILED, error=reason, code=error.code
+                )
+                self.metrics.outbox.labels(channel, "failed").inc()
+                log.warning("outbox: message %s failed: %s", message.id, reason)
+        self.bus.notify()
+
+    def _expired(self, item: OutboxItem, now: datetime) -> bool:
+        return now - item.created_at > self.give_up_after
+
+
+async def _mark_opted_out(session: AsyncSession, address: str, now: datetime) -> None:
+    await session.execute(
+        update(ContactIdentity)
+        .where(
+            col(ContactIdentity.address) == address,
+            col(ContactIdentity.opted_out_at).is_(None),
+        )
+        .values(opted_out_at=now)
+    )

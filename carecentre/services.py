@@ -1,0 +1,39 @@
+"""The services one app runs on, built once in the lifespan and reached through the request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+
+from carecentre.attachments import AttachmentStore
+from carecentre.db import Database
+from carecentre.events import EventBus
+from carecentre.ingest import Pipeline
+from carecentre.metrics import Metrics
+from carecentre.senders import SenderRegistry
+from carecentre.settings import Settings
+
+if TYPE_CHECKING:
+    from carecentre.outbox import Dispatcher
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    pipeline: Pipeline
+    store: AttachmentStore
+    metrics: Metrics
+    senders: SenderRegistry
+    dispatcher: Dispatcher
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def services(conn: HTTPConnection) -> Services:
+    """The app's services, from a request or websocket."""
+    found = conn.app.state.services
+    assert isinstance(found, Services)
+    return found

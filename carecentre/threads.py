@@ -1,0 +1,87 @@
+"""Threading: which ticket an inbound message belongs to (DESIGN.md, "Rules of the domain").
+
+Strong keys first (our own email Message-IDs, reply tokens, chat sessions, CallSids: unguessable or
+provider-issued), then a reference the resident typed, accepted only when they are that ticket's
+contact, then, for SMS, the contact's latest ticket on the channel. A resolved ticket reopens; a
+closed one is never reopened: the message starts a new ticket linked to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from carecentre.contract import InboundMessage
+from carecentre.models import ThreadKey, Ticket
+from carecentre.references import parse_reference
+from carecentre.states import TicketStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMatch:
+    """Where a message goes: ``ticket`` to append to, or a new ticket (linked to ``closed``)."""
+
+    ticket: Ticket | None
+    closed: Ticket | None = None
+    matched_by: str = "new"
+
+
+async def _by_keys(session: AsyncSession, keys: tuple[str, ...]) -> Ticket | None:
+    if not keys:
+        return None
+    ticket_id = await session.scalar(
+        select(ThreadKey.ticket_id)
+        .where(col(ThreadKey.key).in_(keys))
+        .order_by(col(ThreadKey.ticket_id).desc())
+        .limit(1)
+    )
+    return None if ticket_id is None else await session.get(Ticket, ticket_id)
+
+
+async def _by_reference(session: AsyncSession, hint: str | None, contact_id: int) -> Ticket | None:
+    reference = parse_reference(hint) if hint else None
+    if reference is None:
+        return None
+    # A stranger quoting someone else's reference must not land on their ticket.
+    return await session.scalar(
+        select(Ticket).where(Ticket.reference == reference, Ticket.contact_id == contact_id)
+    )
+
+
+async def _latest_on_channel(
+    session: AsyncSession, message: InboundMessage, contact_id: int
+) -> Ticket | None:
+    return await session.scalar(
+        select(Ticket)
+        .where(Ticket.contact_id == contact_id, Ticket.channel == message.channel)
+        .order_by(col(Ticket.id).desc())
+        .limit(1)
+    )
+
+
+async def find_thread(
+    session: AsyncSession, message: InboundMessage, contact_id: int
+) -> ThreadMatch:
+    ticket = await _by_keys(session, message.thread_keys)
+    how = "key"
+    if ticket is None:
+        ticket, how = await _by_reference(session, message.reference_hint, contact_id), "reference"
+    if ticket is None and message.thread_by_contact:
+        ticket, how = await _latest_on_channel(session, message, contact_id), "contact"
+    if ticket is None:
+        return ThreadMatch(None)
+    if ticket.status is TicketStatus.CLOSED:
+        return ThreadMatch(None, closed=ticket, matched_by=how)
+    return ThreadMatch(ticket, matched_by=how)
+
+
+async def register_keys(session: AsyncSession, ticket_id: int, keys: tuple[str, ...]) -> None:
+    """Attach keys to a ticket; a key already attached keeps its first ticket."""
+    if not keys:
+        return
+    existing = set(await session.scalars(select(ThreadKey.key).where(col(ThreadKey.key).in_(keys))))
+    for key in dict.fromkeys(keys):
+        if key not in existing and len(key) <= 500:
+            session.add(ThreadKey(key=key, ticket_id=ticket_id))
