@@ -33,11 +33,12 @@ def normalize_email(raw: str) -> str:
     if not _EMAIL.match(address):
         raise InvalidAddress(f"not an email address: {raw!r}")
     local, _, domain = address.rpartition("@")
+    domain = domain.casefold()  # before IDNA: punycode of "Q" and "q" differ
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
         pass
-    return f"{local}@{domain.casefold()}"
+    return f"{local}@{domain}"
 
 
 def normalize(kind: IdentityKind, raw: str, *, region: str = "CA") -> str:

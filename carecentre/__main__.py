@@ -1,0 +1,3 @@
+from carecentre.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""The migrations build exactly the schema the models describe, on both databases."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from carecentre.db import Database
+from carecentre.migrations import current, upgrade
+
+
+async def test_migrated_schema_matches_the_models(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+
+        def diff(connection: Connection) -> list[object]:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, SQLModel.metadata))
+
+        async with db.reader.connect() as connection:
+            assert await connection.run_sync(diff) == []
+        assert await current(db) == "0001"
+    finally:
+        await db.dispose()
+
+
+async def test_upgrading_twice_is_harmless(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await upgrade(db)
+        await upgrade(db)
+        assert await current(db) == "0001"
+    finally:
+        await db.dispose()

@@ -1,0 +1,1 @@
+"""Local fakes of the network services CareCentre talks to, for tests."""
