@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from carecentre.aio import wait_event
@@ -56,6 +57,29 @@ class EventRecord:
         return cls(row.seq, row.type, row.at, row.data, row.ticket_id, row.queue_id)
 
 
+def record_sync(
+    session: Session,
+    type: str,
+    data: dict[str, Any],
+    *,
+    ticket_id: int | None = None,
+    queue_id: int | None = None,
+) -> Event:
+    """Write an event in the caller's transaction; it is published once that commits.
+
+    Call it last in a transaction: on PostgreSQL it takes the events lock, held until commit.
+    """
+    transaction = session.get_transaction()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and session.info.get("events_locked") is not transaction:
+        session.flush()  # everything else first, so the lock is held as briefly as possible
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENTS_LOCK_KEY})
+        session.info["events_locked"] = transaction
+    row = Event(type=type, data=data, ticket_id=ticket_id, queue_id=queue_id, at=utcnow())
+    session.add(row)
+    return row
+
+
 async def record(
     session: AsyncSession,
     type: str,
@@ -64,13 +88,10 @@ async def record(
     ticket_id: int | None = None,
     queue_id: int | None = None,
 ) -> Event:
-    """Write an event in the caller's transaction; it is published once that commits."""
-    if session.get_bind().dialect.name == "postgresql" and not session.info.get("events_locked"):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENTS_LOCK_KEY})
-        session.info["events_locked"] = True
-    row = Event(type=type, data=data, ticket_id=ticket_id, queue_id=queue_id, at=utcnow())
-    session.add(row)
-    return row
+    """:func:`record_sync` for an async session."""
+    return await session.run_sync(
+        lambda sync: record_sync(sync, type, data, ticket_id=ticket_id, queue_id=queue_id)
+    )
 
 
 @dataclass(eq=False)

@@ -19,7 +19,7 @@ from typing import Any
 import nh3
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from carecentre import events
@@ -31,7 +31,7 @@ from carecentre.db import Database
 from carecentre.events import EventBus
 from carecentre.identities import InvalidAddress, normalize
 from carecentre.metrics import Metrics
-from carecentre.models import Attachment, Contact, Message, Queue, RawInbound, Ticket
+from carecentre.models import Attachment, Message, Queue, RawInbound, Ticket
 from carecentre.routing import choose_queue, initial_due
 from carecentre.states import DeliveryStatus, Direction, TicketStatus
 from carecentre.threads import find_thread, register_keys
@@ -115,18 +115,21 @@ class Pipeline:
         meta: Mapping[str, Any] | None = None,
     ) -> int:
         """Keep the payload exactly as received; committed before parsing starts."""
-        async with self.db.write() as session:
-            raw = RawInbound(
-                channel=channel,
-                kind=kind,
-                content_type=content_type[:255],
-                payload=payload,
-                meta=dict(meta or {}),
-            )
+        raw = RawInbound(
+            channel=channel,
+            kind=kind,
+            content_type=content_type[:255],
+            payload=payload,
+            meta=dict(meta or {}),
+        )
+
+        def store(session: Session) -> int:
             session.add(raw)
-            await session.flush()
+            session.flush()
             assert raw.id is not None
             return raw.id
+
+        return await self.db.run_write(store)
 
     async def receive(
         self,
@@ -176,8 +179,8 @@ class Pipeline:
         return Received(raw_id, error=reason)
 
     async def _mark_failed(self, raw_id: int, error: str) -> None:
-        async with self.db.write() as session:
-            await session.execute(
+        def mark(session: Session) -> None:
+            session.execute(
                 update(RawInbound)
                 .where(col(RawInbound.id) == raw_id)
                 .values(
@@ -187,6 +190,8 @@ class Pipeline:
                     processed_at=utcnow(),
                 )
             )
+
+        await self.db.run_write(mark)
 
     async def ingest(self, message: InboundMessage, *, raw_id: int | None = None) -> IngestResult:
         """Turn one normalized message into ticket state. Idempotent on (channel, external id)."""
@@ -199,8 +204,9 @@ class Pipeline:
         ]
         for attempt in range(1, _MAX_TRIES + 1):
             try:
-                async with self.db.write() as session:
-                    result = await self._ingest(session, message, address, stored, raw_id)
+                result = await self.db.run_write(
+                    lambda session: self._ingest(session, message, address, stored, raw_id)
+                )
             except DBAPIError as error:
                 if not _retryable(error) or attempt == _MAX_TRIES:
                     raise
@@ -214,9 +220,9 @@ class Pipeline:
             return result
         raise AssertionError("unreachable")
 
-    async def _ingest(
+    def _ingest(
         self,
-        session: AsyncSession,
+        session: Session,
         message: InboundMessage,
         address: str,
         stored: list[tuple[Any, tuple[str, int] | None]],
@@ -224,41 +230,42 @@ class Pipeline:
     ) -> IngestResult:
         now = utcnow()
         existing = (
-            await session.execute(
+            session.execute(
                 select(Message.id, Message.ticket_id).where(
                     Message.channel == message.channel, Message.external_id == message.external_id
                 )
             )
         ).first()
         if existing is not None:
-            ticket = await session.get_one(Ticket, existing.ticket_id)
-            await self._mark_raw(session, raw_id, "duplicate", existing.id, now)
+            ticket = session.get_one(Ticket, existing.ticket_id)
+            self._mark_raw(session, raw_id, "duplicate", existing.id, now)
             return IngestResult(
                 existing.id, ticket.id or 0, ticket.reference, ticket.contact_id, duplicate=True
             )
 
-        contact, _identity = await resolve_contact(
-            session, kind=message.identity_kind, address=address, name=message.sender_name
+        contact_id, _identity = resolve_contact(
+            session,
+            kind=message.identity_kind,
+            address=address,
+            name=message.sender_name,
+            # Serialize messages from one address, so two first texts cannot open two tickets.
+            lock=self.db.is_postgres,
         )
-        assert contact.id is not None
-        if self.db.is_postgres:
-            # Serialize messages of one contact, so two first texts cannot open two tickets.
-            await session.execute(
-                select(Contact.id).where(Contact.id == contact.id).with_for_update()
-            )
-        match = await find_thread(session, message, contact.id)
+        match = find_thread(session, message, contact_id)
         created, reopened = False, False
+        queue: Queue | None = None
         if match.ticket is None:
-            queue = await choose_queue(session, message, self.default_queue)
-            ticket = await create_ticket(
+            queue = choose_queue(session, message, self.default_queue)
+            ticket = create_ticket(
                 session,
-                contact_id=contact.id,
+                contact_id=contact_id,
                 queue=queue,
                 channel=message.channel,
                 subject=_subject(message),
                 linked_ticket_id=match.closed.id if match.closed else None,
                 now=now,
                 due=initial_due,
+                last_inbound_at=now,
             )
             created = True
         else:
@@ -268,8 +275,9 @@ class Pipeline:
                 # The resident answered: the ball is back with the City.
                 set_status(ticket, TicketStatus.OPEN, now=now)
         assert ticket.id is not None
-        ticket.updated_at = now
-        ticket.last_inbound_at = now
+        if not created:
+            ticket.updated_at = now
+            ticket.last_inbound_at = now
 
         row = Message(
             ticket_id=ticket.id,
@@ -288,7 +296,7 @@ class Pipeline:
             created_at=now,
         )
         session.add(row)
-        await session.flush()
+        session.flush()
         assert row.id is not None
         for attachment, blob in stored:
             session.add(
@@ -303,11 +311,15 @@ class Pipeline:
                     content_id=attachment.content_id,
                 )
             )
-        await register_keys(session, ticket.id, message.register_keys)
-        await self._mark_raw(session, raw_id, "ingested", row.id, now)
-        await session.flush()
+        register_keys(session, ticket.id, message.register_keys)
+        self._mark_raw(session, raw_id, "ingested", row.id, now)
+        session.flush()
 
-        queue_slug = await session.scalar(select(Queue.slug).where(Queue.id == ticket.queue_id))
+        queue_slug = (
+            queue.slug
+            if queue is not None
+            else session.scalar(select(Queue.slug).where(Queue.id == ticket.queue_id))
+        )
         ticket_data = {
             "reference": ticket.reference,
             "status": ticket.status.value,
@@ -321,14 +333,14 @@ class Pipeline:
         scope = {"ticket_id": ticket.id, "queue_id": ticket.queue_id}
         if created:
             linked = match.closed.reference if match.closed else None
-            await events.record(
+            events.record_sync(
                 session, "ticket.created", {**ticket_data, "linked_to": linked}, **scope
             )
         else:
-            await events.record(
+            events.record_sync(
                 session, "ticket.updated", {**ticket_data, "reopened": reopened}, **scope
             )
-        await events.record(
+        events.record_sync(
             session,
             "message.created",
             {
@@ -345,15 +357,15 @@ class Pipeline:
             row.id,
             ticket.id,
             ticket.reference,
-            contact.id,
+            contact_id,
             created=created,
             reopened=reopened,
             linked_to=match.closed.reference if match.closed else None,
         )
 
-    async def _mark_raw(
+    def _mark_raw(
         self,
-        session: AsyncSession,
+        session: Session,
         raw_id: int | None,
         status: str,
         message_id: int | None,
@@ -361,7 +373,7 @@ class Pipeline:
     ) -> None:
         if raw_id is None:
             return
-        await session.execute(
+        session.execute(
             update(RawInbound)
             .where(col(RawInbound.id) == raw_id)
             .values(

@@ -76,7 +76,8 @@ async def _reply_identity(
     session: AsyncSession, contact_id: int, channel: Channel, to: str | None
 ) -> ContactIdentity:
     kind = CHANNEL_IDENTITY[channel]
-    candidates = [i for i in await identities_of(session, contact_id) if i.kind is kind]
+    identities = await session.run_sync(identities_of, contact_id)
+    candidates = [i for i in identities if i.kind is kind]
     if to is not None:
         candidates = [i for i in candidates if i.address == to]
     if not candidates:
@@ -337,13 +338,14 @@ class Dispatcher:
         again could reach the resident twice, so it is marked failed for an agent to check."""
         now = utcnow()
         async with self.db.write() as session:
-            stale = list(
-                await session.scalars(
-                    select(OutboxItem).where(
-                        OutboxItem.state == "sending", col(OutboxItem.locked_until) < now
-                    )
-                )
+            query = select(OutboxItem).where(
+                OutboxItem.state == "sending", col(OutboxItem.locked_until) < now
             )
+            if self.db.is_postgres:
+                # A row locked by a worker recording its outcome right now is not stale; and two
+                # workers expiring at once must not both mark (and announce) the same item.
+                query = query.with_for_update(skip_locked=True)
+            stale = list(await session.scalars(query))
             for item in stale:
                 item.state = "failed"
                 item.last_error = "the sending worker stopped mid-send; delivery unknown"
@@ -411,9 +413,27 @@ class Dispatcher:
     ) -> None:
         now = utcnow()
         async with self.db.write() as session:
-            item = await session.get_one(OutboxItem, item_id)
+            query = select(OutboxItem).where(OutboxItem.id == item_id)
+            if self.db.is_postgres:
+                query = query.with_for_update()
+            item = (await session.scalars(query)).one()
             message = await session.get_one(Message, item.message_id)
             channel = item.channel.value
+            if item.state != "sending":
+                # The send outlived its lease and another pass already marked it failed for an
+                # agent to check. That verdict stands (failed never becomes sent again), but what
+                # the provider answered is kept so its delivery callbacks and replies still match.
+                log.warning(
+                    "outbox: message %s finished after its lease expired (%s); left %s",
+                    message.id,
+                    "sent" if result is not None else "not sent",
+                    item.state,
+                )
+                if result is not None:
+                    if result.provider_id and message.external_id is None:
+                        message.external_id = result.provider_id
+                    await session.run_sync(register_keys, message.ticket_id, result.thread_keys)
+                return
             item.updated_at = now
             item.locked_until = None
             if result is not None:
@@ -421,9 +441,12 @@ class Dispatcher:
                 item.last_error = None
                 if result.provider_id:
                     message.external_id = result.provider_id
+                # An error kept from an earlier, retried attempt no longer describes the message.
+                message.delivery_error = None
+                message.delivery_code = None
                 status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
                 await set_delivery(session, message, status)
-                await register_keys(session, message.ticket_id, result.thread_keys)
+                await session.run_sync(register_keys, message.ticket_id, result.thread_keys)
                 self.metrics.outbox.labels(channel, "sent").inc()
             elif isinstance(error, TransientSendError) and not self._expired(item, now):
                 item.state = "pending"

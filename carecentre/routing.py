@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import select
 
 from carecentre.contract import InboundMessage
@@ -20,24 +20,24 @@ DEFAULT_TARGETS = {
 }
 
 
-async def queue_by_slug(session: AsyncSession, slug: str) -> Queue | None:
-    return await session.scalar(select(Queue).where(Queue.slug == slug))
+def queue_by_slug(session: Session, slug: str) -> Queue | None:
+    return session.scalar(select(Queue).where(Queue.slug == slug))
 
 
-async def choose_queue(session: AsyncSession, message: InboundMessage, default_slug: str) -> Queue:
+def choose_queue(session: Session, message: InboundMessage, default_slug: str) -> Queue:
     """The queue the channel hinted (an IVR option, a chat topic) if it exists, else the default.
 
     A missing default queue is created rather than losing the message.
     """
     if message.queue_hint:
-        hinted = await queue_by_slug(session, message.queue_hint)
+        hinted = queue_by_slug(session, message.queue_hint)
         if hinted is not None and hinted.active:
             return hinted
-    queue = await queue_by_slug(session, default_slug)
+    queue = queue_by_slug(session, default_slug)
     if queue is None:
         queue = Queue(slug=default_slug, name=default_slug.replace("-", " ").title())
         session.add(queue)
-        await session.flush()
+        session.flush()
     return queue
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from carecentre.contract import InboundMessage
@@ -28,32 +28,30 @@ class ThreadMatch:
     matched_by: str = "new"
 
 
-async def _by_keys(session: AsyncSession, keys: tuple[str, ...]) -> Ticket | None:
+def _by_keys(session: Session, keys: tuple[str, ...]) -> Ticket | None:
     if not keys:
         return None
-    ticket_id = await session.scalar(
+    ticket_id = session.scalar(
         select(ThreadKey.ticket_id)
         .where(col(ThreadKey.key).in_(keys))
         .order_by(col(ThreadKey.ticket_id).desc())
         .limit(1)
     )
-    return None if ticket_id is None else await session.get(Ticket, ticket_id)
+    return None if ticket_id is None else session.get(Ticket, ticket_id)
 
 
-async def _by_reference(session: AsyncSession, hint: str | None, contact_id: int) -> Ticket | None:
+def _by_reference(session: Session, hint: str | None, contact_id: int) -> Ticket | None:
     reference = parse_reference(hint) if hint else None
     if reference is None:
         return None
     # A stranger quoting someone else's reference must not land on their ticket.
-    return await session.scalar(
+    return session.scalar(
         select(Ticket).where(Ticket.reference == reference, Ticket.contact_id == contact_id)
     )
 
 
-async def _latest_on_channel(
-    session: AsyncSession, message: InboundMessage, contact_id: int
-) -> Ticket | None:
-    return await session.scalar(
+def _latest_on_channel(session: Session, message: InboundMessage, contact_id: int) -> Ticket | None:
+    return session.scalar(
         select(Ticket)
         .where(Ticket.contact_id == contact_id, Ticket.channel == message.channel)
         .order_by(col(Ticket.id).desc())
@@ -61,15 +59,13 @@ async def _latest_on_channel(
     )
 
 
-async def find_thread(
-    session: AsyncSession, message: InboundMessage, contact_id: int
-) -> ThreadMatch:
-    ticket = await _by_keys(session, message.thread_keys)
+def find_thread(session: Session, message: InboundMessage, contact_id: int) -> ThreadMatch:
+    ticket = _by_keys(session, message.thread_keys)
     how = "key"
     if ticket is None:
-        ticket, how = await _by_reference(session, message.reference_hint, contact_id), "reference"
+        ticket, how = _by_reference(session, message.reference_hint, contact_id), "reference"
     if ticket is None and message.thread_by_contact:
-        ticket, how = await _latest_on_channel(session, message, contact_id), "contact"
+        ticket, how = _latest_on_channel(session, message, contact_id), "contact"
     if ticket is None:
         return ThreadMatch(None)
     if ticket.status is TicketStatus.CLOSED:
@@ -77,11 +73,12 @@ async def find_thread(
     return ThreadMatch(ticket, matched_by=how)
 
 
-async def register_keys(session: AsyncSession, ticket_id: int, keys: tuple[str, ...]) -> None:
+def register_keys(session: Session, ticket_id: int, keys: tuple[str, ...]) -> None:
     """Attach keys to a ticket; a key already attached keeps its first ticket."""
+    keys = tuple(key for key in dict.fromkeys(keys) if len(key) <= 500)
     if not keys:
         return
-    existing = set(await session.scalars(select(ThreadKey.key).where(col(ThreadKey.key).in_(keys))))
-    for key in dict.fromkeys(keys):
-        if key not in existing and len(key) <= 500:
+    existing = set(session.scalars(select(ThreadKey.key).where(col(ThreadKey.key).in_(keys))))
+    for key in keys:
+        if key not in existing:
             session.add(ThreadKey(key=key, ticket_id=ticket_id))

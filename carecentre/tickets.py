@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import select
 
 from carecentre.contract import Channel
@@ -19,8 +20,8 @@ from carecentre.states import (
 )
 
 
-async def create_ticket(
-    session: AsyncSession,
+def create_ticket(
+    session: Session,
     *,
     contact_id: int,
     queue: Queue,
@@ -30,13 +31,11 @@ async def create_ticket(
     due: Callable[[datetime, Priority], datetime],
     linked_ticket_id: int | None = None,
     priority: Priority = Priority.NORMAL,
+    last_inbound_at: datetime | None = None,
 ) -> Ticket:
-    """A new ticket with a fresh reference (a collision, one in ~10^8, is simply drawn again)."""
+    """A new ticket with a fresh reference. A collision (about one in 10^8 per ticket) fails the
+    unique constraint, and the caller's retry draws another."""
     reference = new_reference()
-    for _ in range(10):
-        if await session.scalar(select(Ticket.id).where(Ticket.reference == reference)) is None:
-            break
-        reference = new_reference()
     assert queue.id is not None
     ticket = Ticket(
         reference=reference,
@@ -49,9 +48,10 @@ async def create_ticket(
         created_at=now,
         updated_at=now,
         due_at=due(now, priority),
+        last_inbound_at=last_inbound_at,
     )
     session.add(ticket)
-    await session.flush()
+    session.flush()
     return ticket
 
 

@@ -22,8 +22,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    return databases.postgres_database()
+def postgres_url() -> Iterator[str]:
+    yield databases.postgres_database()
+    databases.drop_postgres_database()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from typing import TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import Result, func
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -26,6 +27,9 @@ from carecentre.models import Attachment, Contact, Message, OutboxItem, Queue, R
 from carecentre.services import services
 from carecentre.states import OPEN_STATUSES
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
 
 def _int_param(request: Request, name: str) -> int:
     try:
@@ -35,6 +39,12 @@ def _int_param(request: Request, name: str) -> int:
     if not 0 < value < 2**62:
         raise ApiError(404, f"no such {name}")
     return value
+
+
+def _pairs(result: Result[_K, _V]) -> dict[_K, _V]:
+    # Not dict(result): a Result has .keys() (its column names), so dict() would take it for a
+    # mapping and fail.
+    return {key: value for key, value in result.tuples()}
 
 
 async def get_contact(request: Request) -> Response:
@@ -53,7 +63,7 @@ async def get_contact(request: Request) -> Response:
         # A restricted agent sees a contact only through a ticket of theirs.
         if contact is None or (principal.queue_ids is not None and not tickets):
             raise ApiError(404, f"no contact {contact_id}")
-        identities = await identities_of(session, contact_id)
+        identities = await session.run_sync(identities_of, contact_id)
     return _json(
         ContactOut(
             id=contact_id,
@@ -81,14 +91,12 @@ async def get_contact(request: Request) -> Response:
 async def list_queues(request: Request) -> Response:
     principal = await require_principal(request)
     async with services(request).db.read() as session:
-        counts = dict(
-            (
-                await session.execute(
-                    select(Ticket.queue_id, func.count())
-                    .where(col(Ticket.status).in_(OPEN_STATUSES))
-                    .group_by(col(Ticket.queue_id))
-                )
-            ).tuples()
+        counts = _pairs(
+            await session.execute(
+                select(Ticket.queue_id, func.count())
+                .where(col(Ticket.status).in_(OPEN_STATUSES))
+                .group_by(col(Ticket.queue_id))
+            )
         )
         queues = await session.scalars(select(Queue).order_by(Queue.name))
         items = [
@@ -120,9 +128,7 @@ async def get_stats(request: Request) -> Response:
             return {str(getattr(key, "value", key)): count for key, count in rows.tuples()}
 
         by_queue_id = await grouped(Ticket.queue_id)
-        slugs: dict[int | None, str] = dict(
-            (await session.execute(select(Queue.id, Queue.slug))).tuples()
-        )
+        slugs: dict[int | None, str] = _pairs(await session.execute(select(Queue.id, Queue.slug)))
         count = func.count()
         created = await session.scalar(select(count).where(visible, Ticket.created_at >= midnight))
         resolved = await session.scalar(
@@ -135,16 +141,14 @@ async def get_stats(request: Request) -> Response:
                 col(Ticket.first_response_at).is_(None),
             )
         )
-        outbox = dict(
-            (
-                await session.execute(
-                    select(OutboxItem.state, func.count())
-                    .join(Message, col(Message.id) == col(OutboxItem.message_id))
-                    .join(Ticket, col(Ticket.id) == col(Message.ticket_id))
-                    .where(visible)
-                    .group_by(OutboxItem.state)
-                )
-            ).tuples()
+        outbox = _pairs(
+            await session.execute(
+                select(OutboxItem.state, func.count())
+                .join(Message, col(Message.id) == col(OutboxItem.message_id))
+                .join(Ticket, col(Ticket.id) == col(Message.ticket_id))
+                .where(visible)
+                .group_by(OutboxItem.state)
+            )
         )
         unparsed = 0
         if principal.is_supervisor:

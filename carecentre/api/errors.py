@@ -45,10 +45,19 @@ def error_response(
 
 
 def invalid(error: ValidationError) -> ApiError:
-    """A 422 naming the first offending field, e.g. ``body.priority: Input should be …``."""
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "body"
-    return ApiError(422, f"{field}: {first['msg']}", field=field)
+    """A 422 naming the first offending field, e.g. ``priority: Input should be …``.
+
+    The field is the top-level one the client sent: the rest of pydantic's location names the
+    members of a union (``assignee.int``), which is nothing the client wrote. A union fails once
+    per member; those messages are joined, leaving out the null member's when there are others.
+    """
+    errors = error.errors()
+    top = errors[0]["loc"][:1]
+    field = str(top[0]) if top else "body"
+    same = [e for e in errors if e["loc"][:1] == top]
+    shown = [e for e in same if e["type"] != "none_required"] or same
+    messages = " or ".join(dict.fromkeys(e["msg"] for e in shown))
+    return ApiError(422, f"{field}: {messages}", field=field)
 
 
 async def handle_api_error(_request: Request, exc: Exception) -> Response:

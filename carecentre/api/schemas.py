@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic.json_schema import SkipJsonSchema
 
 from carecentre.contract import Channel
 from carecentre.states import DeliveryStatus, Priority, Resolution, TicketStatus
@@ -26,14 +27,19 @@ class NoteIn(_In):
 
 
 class TicketPatch(_In):
-    status: TicketStatus | None = None
-    resolution: Resolution | None = None
-    priority: Priority | None = None
-    queue: str | None = Field(None, max_length=64, description="Queue slug.")
-    assignee: str | int | None = Field(
-        None,
-        description="Agent id or email; null to unassign.",
-        json_schema_extra={"nullable": True},
+    """Only the fields sent change. Null unassigns; the other fields refuse it."""
+
+    status: TicketStatus | SkipJsonSchema[None] = None
+    resolution: Resolution | SkipJsonSchema[None] = Field(
+        None, description="With status resolved or closed."
+    )
+    priority: Priority | SkipJsonSchema[None] = None
+    queue: Annotated[str, Field(max_length=64)] | SkipJsonSchema[None] = Field(
+        None, description="Queue slug."
+    )
+    # Strict: JSON true must not become agent 1, nor 1.0 an id.
+    assignee: StrictInt | StrictStr | None = Field(
+        None, description="Agent id or email; null to unassign."
     )
 
 

@@ -28,6 +28,7 @@ from carecentre.states import IllegalTransition, TicketStatus
 from carecentre.tickets import get_by_reference, set_status
 
 MAX_LIMIT = 100
+_RESOLVED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -120,10 +121,16 @@ async def _assignee_clause(session: AsyncSession, principal: Principal, value: s
 
 
 async def _agent_id(session: AsyncSession, value: str | int) -> int | None:
-    if isinstance(value, int) or value.isdigit():
-        agent = await session.get(Agent, int(value))
+    """The active agent named by id or email. Only ASCII digits make an id ("¹".isdigit() is
+    true), and only one that fits the column: a larger one would overflow the driver."""
+    if isinstance(value, int) or (value.isascii() and value.isdigit()):
+        number = int(value)
+        if not 0 < number <= paging.MAX_ID:
+            return None
+        agent = await session.get(Agent, number)
     else:
-        agent = await session.scalar(select(Agent).where(Agent.email == value))
+        # Emails are stored lower-cased (seed.add_agent).
+        agent = await session.scalar(select(Agent).where(Agent.email == value.strip().lower()))
     return agent.id if agent is not None and agent.active else None
 
 
@@ -204,6 +211,9 @@ async def patch_ticket(request: Request) -> Response:
     fields = patch.model_fields_set
     if not fields:
         raise ApiError(422, "body: change at least one of status, priority, queue, assignee")
+    for name in ("status", "resolution", "priority", "queue"):
+        if name in fields and getattr(patch, name) is None:
+            raise ApiError(422, f"{name}: must not be null", field=name)
     svc = services(request)
     now = utcnow()
     async with svc.db.write() as session:
@@ -213,6 +223,13 @@ async def patch_ticket(request: Request) -> Response:
         changed: dict[str, Any] = {}
         if "status" in fields or "resolution" in fields:
             target = patch.status or ticket.status
+            if patch.resolution is not None and target not in _RESOLVED:
+                # Otherwise it would be dropped without a word.
+                raise ApiError(
+                    422,
+                    "resolution: only with status resolved or closed",
+                    field="resolution",
+                )
             try:
                 set_status(ticket, target, now=now, resolution=patch.resolution)
             except IllegalTransition as error:

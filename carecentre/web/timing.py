@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carecentre.metrics import Metrics
@@ -19,6 +20,10 @@ class TimingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Matched before the app runs: the router rewrites the scope in place as it descends
+        # into mounts, after which nothing matches from the top any more.
+        router = getattr(scope.get("app"), "router", None)
+        route = _template(getattr(router, "routes", ()), scope)
         start = time.perf_counter()
         status = 500
 
@@ -31,16 +36,23 @@ class TimingMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            self.metrics.http.labels(scope["method"], _template(scope), str(status)).observe(
+            self.metrics.http.labels(scope["method"], route, str(status)).observe(
                 time.perf_counter() - start
             )
 
 
-def _template(scope: Scope) -> str:
-    router = scope.get("app")
-    routes = getattr(getattr(router, "router", None), "routes", [])
+def _template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str:
+    """The full template of the route that serves ``scope`` (``/api/v1/tickets/{reference}``),
+    descending into mounts. A path served only for another method (a 405) keeps its template."""
+    partial: str | None = None
     for route in routes:
-        match, _ = route.matches(scope)
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        template = prefix + str(getattr(route, "path", "?"))
+        if isinstance(route, Mount):
+            return _template(route.routes, {**scope, **child}, template)
         if match is Match.FULL:
-            return str(getattr(route, "path", "?"))
-    return "unmatched"
+            return template
+        partial = partial or template
+    return partial or "unmatched"

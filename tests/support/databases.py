@@ -21,7 +21,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CARECENTRE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("CARECENTRE_REQUIRE_POSTGRES") == "1"
-TEST_DATABASE = "carecentre_test"
+# One database per test run, so runs side by side (developers, CI) never disturb each other.
+TEST_DATABASE = f"carecentre_test_{os.getpid()}"
 
 
 async def _migrate(url: str) -> None:
@@ -67,6 +68,19 @@ def postgres_database() -> str:
         if REQUIRE_POSTGRES:
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+async def _drop_postgres() -> None:
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
+    finally:
+        await admin.dispose()
+
+
+def drop_postgres_database() -> None:
+    asyncio.run(_drop_postgres())
 
 
 async def empty_postgres(url: str) -> None:

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from carecentre.contract import Channel, InboundMessage
 from carecentre.ingest import IngestResult
-from carecentre.models import ContactIdentity, Event, Message, OutboxItem, Ticket
+from carecentre.models import Agent, ContactIdentity, Event, Message, OutboxItem, Ticket
 from carecentre.services import Services
 
 PHONE = "+16135550123"
@@ -48,9 +48,7 @@ async def sms_ticket(svc: Services, phone: str = PHONE, body: str = "Pothole on 
 
 async def email_ticket(svc: Services, address: str = EMAIL, subject: str = "Garbage") -> Ticket:
     """A new email ticket from ``address``."""
-    result = await ingest(
-        svc, Channel.EMAIL, address, "My bin was not collected.", subject=subject
-    )
+    result = await ingest(svc, Channel.EMAIL, address, "My bin was not collected.", subject=subject)
     return await get_ticket(svc, result.ticket_id)
 
 
@@ -98,3 +96,13 @@ async def events_of(svc: Services, type: str | None = None) -> list[Event]:
         query = query.where(Event.type == type)
     async with svc.db.read() as session:
         return list(await session.scalars(query))
+
+
+async def agent(svc: Services, email: str = "agent@city.example") -> int:
+    """An agent to author notes and replies; returns its id."""
+    async with svc.db.write() as session:
+        row = Agent(email=email, name="Test Agent")
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        return row.id
