@@ -24,12 +24,15 @@ from carecentre.api.openapi import openapi
 from carecentre.attachments import AttachmentStore
 from carecentre.contract import Sender
 from carecentre.db import Database
+from carecentre.delivery import DeliveryReports
 from carecentre.events import EventBus
+from carecentre.fetches import AttachmentFetches
 from carecentre.ingest import Pipeline
 from carecentre.metrics import Metrics
 from carecentre.migrations import upgrade
 from carecentre.outbox import Backoff, Dispatcher
 from carecentre.plugins import Plugin
+from carecentre.residents import Residents
 from carecentre.senders import SenderRegistry
 from carecentre.services import Services
 from carecentre.settings import Settings
@@ -52,6 +55,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         metrics=metrics,
         default_queue=settings.default_queue,
         region=settings.default_region,
+        language=settings.language,
     )
     dispatcher = Dispatcher(
         db=db,
@@ -62,7 +66,20 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         give_up_after=timedelta(seconds=settings.outbox_give_up_after),
         poll_interval=settings.outbox_poll_interval,
     )
-    return Services(settings, db, bus, pipeline, store, metrics, senders, dispatcher)
+    pipeline.on_queued = dispatcher.notify
+    return Services(
+        settings,
+        db,
+        bus,
+        pipeline,
+        store,
+        metrics,
+        senders,
+        dispatcher,
+        residents=Residents(db, bus, region=settings.default_region),
+        delivery=DeliveryReports(db, bus),
+        fetches=AttachmentFetches(db, bus, store),
+    )
 
 
 @contextlib.asynccontextmanager

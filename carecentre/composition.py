@@ -12,7 +12,9 @@ from carecentre.settings import Settings
 def plugins(settings: Settings) -> list[Plugin]:
     """Every channel and the agent UI, as plugins of the core app."""
     del settings
-    return []
+    from channels.sms.plugin import plugin as sms
+
+    return [sms]
 
 
 def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:

@@ -90,11 +90,30 @@ class InboundMessage:
     register_keys: tuple[str, ...] = ()
     queue_hint: str | None = None
     automatic: bool = False
+    language: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def identity_kind(self) -> IdentityKind:
         return CHANNEL_IDENTITY[self.channel]
+
+
+@dataclass(frozen=True, slots=True)
+class AckRequest:
+    """A new ticket was opened by a resident's message: what an acknowledgement may say."""
+
+    reference: str
+    channel: Channel
+    language: str
+    contact_name: str | None
+    queue_name: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class AckContent:
+    body: str
+    subject: str | None = None
 
 
 class ParseError(ValueError):

@@ -57,6 +57,22 @@ class EventRecord:
         return cls(row.seq, row.type, row.at, row.data, row.ticket_id, row.queue_id)
 
 
+def _holds_events_lock(session: Session) -> bool:
+    """Whether the current transaction, or one it is nested in, took the events lock.
+
+    A lock taken inside a SAVEPOINT is released by PostgreSQL when that savepoint rolls back,
+    so it only counts while that savepoint is open; once it has ended, the lock is simply taken
+    again (it is re-entrant, and released at commit either way).
+    """
+    held = session.info.get("events_locked")
+    current = session.get_nested_transaction() or session.get_transaction()
+    while current is not None:
+        if current is held:
+            return True
+        current = current.parent
+    return False
+
+
 def record_sync(
     session: Session,
     type: str,
@@ -69,12 +85,13 @@ def record_sync(
 
     Call it last in a transaction: on PostgreSQL it takes the events lock, held until commit.
     """
-    transaction = session.get_transaction()
     postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres and session.info.get("events_locked") is not transaction:
+    if postgres and not _holds_events_lock(session):
         session.flush()  # everything else first, so the lock is held as briefly as possible
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENTS_LOCK_KEY})
-        session.info["events_locked"] = transaction
+        session.info["events_locked"] = (
+            session.get_nested_transaction() or session.get_transaction()
+        )
     row = Event(type=type, data=data, ticket_id=ticket_id, queue_id=queue_id, at=utcnow())
     session.add(row)
     return row

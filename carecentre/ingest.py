@@ -13,11 +13,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import nh3
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -26,12 +26,13 @@ from carecentre import events
 from carecentre.attachments import AttachmentStore
 from carecentre.coltypes import utcnow
 from carecentre.contacts import resolve_contact
-from carecentre.contract import Channel, InboundMessage, ParseError
+from carecentre.contract import AckContent, AckRequest, Channel, InboundMessage, ParseError
 from carecentre.db import Database
 from carecentre.events import EventBus
 from carecentre.identities import InvalidAddress, normalize
 from carecentre.metrics import Metrics
-from carecentre.models import Attachment, Message, Queue, RawInbound, Ticket
+from carecentre.models import Attachment, Contact, Message, Queue, RawInbound, Ticket
+from carecentre.outbox import ReplyRefused, queue_outbound
 from carecentre.routing import choose_queue, initial_due
 from carecentre.states import DeliveryStatus, Direction, TicketStatus
 from carecentre.threads import find_thread, register_keys
@@ -40,6 +41,10 @@ from carecentre.tickets import create_ticket, set_status
 log = logging.getLogger(__name__)
 
 Parser = Callable[[bytes, Mapping[str, Any]], InboundMessage]
+Acknowledger = Callable[[AckRequest], AckContent | None]
+
+# Acknowledgements to one address within an hour, at most: a loop with another robot stops here.
+ACKS_PER_HOUR = 5
 
 # PostgreSQL: unique violation, serialization failure, deadlock. All mean "run it again".
 _RETRY_SQLSTATES = {"23505", "40001", "40P01"}
@@ -56,6 +61,7 @@ class IngestResult:
     created: bool = False
     reopened: bool = False
     linked_to: str | None = None
+    acknowledged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,7 @@ class Pipeline:
         metrics: Metrics,
         default_queue: str = "general",
         region: str = "CA",
+        language: str = "en",
     ) -> None:
         self.db = db
         self.bus = bus
@@ -100,10 +107,18 @@ class Pipeline:
         self.metrics = metrics
         self.default_queue = default_queue
         self.region = region
+        self.language = language
         self.parsers: dict[tuple[Channel, str], Parser] = {}
+        self.acknowledgers: dict[Channel, Acknowledger] = {}
+        # Called after a commit that queued outbound messages (the dispatcher's wake-up).
+        self.on_queued: Callable[[], None] | None = None
 
     def register_parser(self, channel: Channel, parser: Parser, kind: str = "message") -> None:
         self.parsers[(channel, kind)] = parser
+
+    def register_acknowledger(self, channel: Channel, acknowledger: Acknowledger) -> None:
+        """``acknowledger`` words the answer to a resident's first message on ``channel``."""
+        self.acknowledgers[channel] = acknowledger
 
     async def store_raw(
         self,
@@ -178,6 +193,23 @@ class Pipeline:
         self.metrics.raw_failed.labels(channel.value).inc()
         return Received(raw_id, error=reason)
 
+    async def settle(self, raw_id: int, status: str, error: str | None = None) -> None:
+        """Record what became of a stored payload a channel handled itself (a STOP, say)."""
+
+        def mark(session: Session) -> None:
+            session.execute(
+                update(RawInbound)
+                .where(col(RawInbound.id) == raw_id)
+                .values(
+                    status=status,
+                    error=error[:2000] if error else None,
+                    attempts=RawInbound.attempts + 1,
+                    processed_at=utcnow(),
+                )
+            )
+
+        await self.db.run_write(mark)
+
     async def _mark_failed(self, raw_id: int, error: str) -> None:
         def mark(session: Session) -> None:
             session.execute(
@@ -217,6 +249,8 @@ class Pipeline:
             ).inc()
             if not result.duplicate:
                 self.bus.notify()
+            if result.acknowledged and self.on_queued is not None:
+                self.on_queued()
             return result
         raise AssertionError("unreachable")
 
@@ -266,6 +300,7 @@ class Pipeline:
                 now=now,
                 due=initial_due,
                 last_inbound_at=now,
+                language=message.language or self.language,
             )
             created = True
         else:
@@ -353,15 +388,74 @@ class Pipeline:
             },
             **scope,
         )
+        acknowledged = created and self._acknowledge(session, message, ticket, queue, address, now)
         return IngestResult(
             row.id,
             ticket.id,
             ticket.reference,
             contact_id,
+            acknowledged=acknowledged,
             created=created,
             reopened=reopened,
             linked_to=match.closed.reference if match.closed else None,
         )
+
+    def _acknowledge(
+        self,
+        session: Session,
+        message: InboundMessage,
+        ticket: Ticket,
+        queue: Queue | None,
+        address: str,
+        now: datetime,
+    ) -> bool:
+        """Queue the answer that gives the resident their reference, in the same transaction.
+
+        Never for automatic mail (no loops), never more than ACKS_PER_HOUR to one address.
+        """
+        acknowledger = self.acknowledgers.get(ticket.channel)
+        if acknowledger is None or message.automatic or queue is None:
+            return False
+        recent = session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.kind == "acknowledgement",
+                Message.address == address,
+                col(Message.created_at) > now - timedelta(hours=1),
+            )
+        )
+        if (recent or 0) >= ACKS_PER_HOUR:
+            log.info("acknowledgement to %s skipped: %d in the last hour", ticket.reference, recent)
+            return False
+        contact = session.get_one(Contact, ticket.contact_id)
+        content = acknowledger(
+            AckRequest(
+                reference=ticket.reference,
+                channel=ticket.channel,
+                language=ticket.language,
+                contact_name=contact.name,
+                queue_name=queue.name,
+                subject=ticket.subject,
+            )
+        )
+        if content is None:
+            return False
+        try:
+            queue_outbound(
+                session,
+                ticket=ticket,
+                body=content.body,
+                subject=content.subject,
+                author_id=None,
+                to=address,
+                kind="acknowledgement",
+                automatic=True,
+            )
+        except ReplyRefused as refused:
+            log.info("no acknowledgement for %s: %s", ticket.reference, refused)
+            return False
+        return True
 
     def _mark_raw(
         self,

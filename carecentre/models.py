@@ -203,6 +203,9 @@ class Attachment(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64, index=True)
     # Kept until the bytes are fetched (an MMS picture), so a failed fetch loses nothing.
     url: str | None = Field(default=None, max_length=2000)
+    fetch_attempts: int = 0
+    fetch_error: str | None = Field(default=None, max_length=2000)
+    next_fetch_at: datetime | None = _ts(nullable=True)
     inline: bool = False
     content_id: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts()

@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
-from carecentre import events
+from carecentre import delivery, events
 from carecentre.aio import wait_event
 from carecentre.coltypes import utcnow
 from carecentre.contacts import identities_of
@@ -40,7 +41,7 @@ from carecentre.events import EventBus
 from carecentre.metrics import Metrics
 from carecentre.models import Contact, ContactIdentity, Message, OutboxItem, ThreadKey, Ticket
 from carecentre.senders import SenderRegistry
-from carecentre.states import DeliveryStatus, Direction, TicketStatus, check_delivery_transition
+from carecentre.states import DeliveryStatus, Direction, TicketStatus
 from carecentre.threads import register_keys
 from carecentre.tickets import set_status
 
@@ -68,15 +69,17 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff with jitter: a retry storm after an outage spreads out."""
-        exp = min(self.cap, self.base * 2 ** max(attempt - 1, 0))
+        # The exponent is bounded: past ~1000 attempts 2**n no longer fits a float, and a long
+        # give-up time must not turn into an OverflowError that wedges the item mid-send.
+        exp = min(self.cap, self.base * 2.0 ** min(max(attempt - 1, 0), 1000))
         return float(exp * random.uniform(0.5, 1.0))
 
 
-async def _reply_identity(
-    session: AsyncSession, contact_id: int, channel: Channel, to: str | None
+def _reply_identity(
+    session: Session, contact_id: int, channel: Channel, to: str | None
 ) -> ContactIdentity:
     kind = CHANNEL_IDENTITY[channel]
-    identities = await session.run_sync(identities_of, contact_id)
+    identities = identities_of(session, contact_id)
     candidates = [i for i in identities if i.kind is kind]
     if to is not None:
         candidates = [i for i in candidates if i.address == to]
@@ -91,8 +94,8 @@ async def _reply_identity(
     return identity
 
 
-async def queue_reply(
-    session: AsyncSession,
+def queue_outbound(
+    session: Session,
     *,
     ticket: Ticket,
     body: str,
@@ -104,7 +107,11 @@ async def queue_reply(
     automatic: bool = False,
 ) -> Message:
     """Queue an outbound message on the ticket's channel (or ``channel``), in the caller's
-    transaction. Raises :class:`ReplyRefused` when it cannot be sent."""
+    transaction. Raises :class:`ReplyRefused` when it cannot be sent.
+
+    ``kind`` is ``"reply"`` for an agent's answer (it counts as the first response) or, e.g.,
+    ``"acknowledgement"`` for the automatic answer to a new ticket.
+    """
     body = body.strip()
     if not body:
         raise ReplyRefused("the reply is empty")
@@ -117,7 +124,7 @@ async def queue_reply(
         raise ReplyRefused("calls cannot carry a written reply; answer by sms or email")
     if target is Channel.SMS and len(body) > SMS_MAX:
         raise ReplyRefused(f"a text message can hold at most {SMS_MAX} characters")
-    identity = await _reply_identity(session, ticket.contact_id, target, to)
+    identity = _reply_identity(session, ticket.contact_id, target, to)
     now = utcnow()
     assert ticket.id is not None
     message = Message(
@@ -134,7 +141,7 @@ async def queue_reply(
         created_at=now,
     )
     session.add(message)
-    await session.flush()
+    session.flush()
     assert message.id is not None
     session.add(OutboxItem(message_id=message.id, channel=target, next_attempt_at=now))
     if kind == "reply":
@@ -143,8 +150,8 @@ async def queue_reply(
         if ticket.status is TicketStatus.NEW:
             set_status(ticket, TicketStatus.OPEN, now=now)
     ticket.updated_at = now
-    await session.flush()
-    await events.record(
+    session.flush()
+    events.record_sync(
         session,
         "message.created",
         {
@@ -160,6 +167,34 @@ async def queue_reply(
         queue_id=ticket.queue_id,
     )
     return message
+
+
+async def queue_reply(
+    session: AsyncSession,
+    *,
+    ticket: Ticket,
+    body: str,
+    author_id: int | None,
+    channel: Channel | None = None,
+    to: str | None = None,
+    subject: str | None = None,
+    kind: str = "reply",
+    automatic: bool = False,
+) -> Message:
+    """:func:`queue_outbound` in an async session."""
+    return await session.run_sync(
+        lambda sync: queue_outbound(
+            sync,
+            ticket=ticket,
+            body=body,
+            author_id=author_id,
+            channel=channel,
+            to=to,
+            subject=subject,
+            kind=kind,
+            automatic=automatic,
+        )
+    )
 
 
 async def add_note(session: AsyncSession, *, ticket: Ticket, body: str, author_id: int) -> Message:
@@ -207,35 +242,9 @@ async def set_delivery(
     error: str | None = None,
     code: str | None = None,
 ) -> None:
-    """Move a message's delivery status (checked) and record a ``message.status`` event."""
-    current = message.delivery_status or DeliveryStatus.QUEUED
-    if status is current:
-        return
-    check_delivery_transition(current, status)
-    now = utcnow()
-    message.delivery_status = status
-    if error is not None:
-        message.delivery_error = error[:2000]
-    if code is not None:
-        message.delivery_code = code[:64]
-    if status is DeliveryStatus.SENT:
-        message.sent_at = now
-    elif status is DeliveryStatus.DELIVERED:
-        message.delivered_at = now
-        message.sent_at = message.sent_at or now
-    ticket = await session.get_one(Ticket, message.ticket_id)
-    await events.record(
-        session,
-        "message.status",
-        {
-            "reference": ticket.reference,
-            "message_id": message.id,
-            "delivery_status": status.value,
-            "error": message.delivery_error,
-            "code": message.delivery_code,
-        },
-        ticket_id=ticket.id,
-        queue_id=ticket.queue_id,
+    """:func:`carecentre.delivery.set_delivery` in an async session."""
+    await session.run_sync(
+        lambda sync: delivery.set_delivery(sync, message, status, error=error, code=code)
     )
 
 
@@ -462,7 +471,7 @@ class Dispatcher:
                 if isinstance(error, TransientSendError):
                     reason = f"gave up after {item.attempts} attempts: {error.reason}"
                 if isinstance(error, RecipientOptedOut) and message.address:
-                    await _mark_opted_out(session, message.address, now)
+                    await session.run_sync(delivery.mark_opted_out, message.address)
                 await set_delivery(
                     session, message, DeliveryStatus.FAILED, error=reason, code=error.code
                 )
@@ -472,14 +481,3 @@ class Dispatcher:
 
     def _expired(self, item: OutboxItem, now: datetime) -> bool:
         return now - item.created_at > self.give_up_after
-
-
-async def _mark_opted_out(session: AsyncSession, address: str, now: datetime) -> None:
-    await session.execute(
-        update(ContactIdentity)
-        .where(
-            col(ContactIdentity.address) == address,
-            col(ContactIdentity.opted_out_at).is_(None),
-        )
-        .values(opted_out_at=now)
-    )

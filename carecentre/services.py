@@ -16,7 +16,10 @@ from carecentre.senders import SenderRegistry
 from carecentre.settings import Settings
 
 if TYPE_CHECKING:
+    from carecentre.delivery import DeliveryReports
+    from carecentre.fetches import AttachmentFetches
     from carecentre.outbox import Dispatcher
+    from carecentre.residents import Residents
 
 
 @dataclass
@@ -29,6 +32,9 @@ class Services:
     metrics: Metrics
     senders: SenderRegistry
     dispatcher: Dispatcher
+    residents: Residents
+    delivery: DeliveryReports
+    fetches: AttachmentFetches
     extras: dict[str, object] = field(default_factory=dict)
 
 

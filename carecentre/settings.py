@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     mail_from: str = "customercare@city.example"
     mail_domains: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["city.example"])
     chat_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    city_name: str = Field("City", description="How messages to residents name the City.")
+    city_phone: str = Field("311", description="The Customer Care phone number residents call.")
+    city_website: str = Field("https://www.city.example", description="The City's website.")
+    templates_dir: Path | None = Field(
+        None, description="Folder whose templates replace the built-in messages to residents."
+    )
+    media_max_bytes: int = Field(
+        10 << 20, ge=1024, description="Largest MMS picture or recording fetched."
+    )
     default_region: str = Field("CA", min_length=2, max_length=2)
     default_queue: str = Field("general", description="Queue slug for unrouted tickets.")
     language: str = Field("en", pattern="^(en|fr)$")

@@ -32,6 +32,7 @@ def create_ticket(
     linked_ticket_id: int | None = None,
     priority: Priority = Priority.NORMAL,
     last_inbound_at: datetime | None = None,
+    language: str = "en",
 ) -> Ticket:
     """A new ticket with a fresh reference. A collision (about one in 10^8 per ticket) fails the
     unique constraint, and the caller's retry draws another."""
@@ -49,6 +50,7 @@ def create_ticket(
         updated_at=now,
         due_at=due(now, priority),
         last_inbound_at=last_inbound_at,
+        language=language,
     )
     session.add(ticket)
     session.flush()

@@ -44,7 +44,7 @@ def _int_param(request: Request, name: str) -> int:
 def _pairs(result: Result[_K, _V]) -> dict[_K, _V]:
     # Not dict(result): a Result has .keys() (its column names), so dict() would take it for a
     # mapping and fail.
-    return {key: value for key, value in result.tuples()}
+    return {key: value for key, value in result}
 
 
 async def get_contact(request: Request) -> Response:
@@ -125,7 +125,7 @@ async def get_stats(request: Request) -> Response:
             rows = await session.execute(
                 select(column, func.count()).where(visible, is_open).group_by(column)  # type: ignore[call-overload]
             )
-            return {str(getattr(key, "value", key)): count for key, count in rows.tuples()}
+            return {str(getattr(key, "value", key)): count for key, count in rows}
 
         by_queue_id = await grouped(Ticket.queue_id)
         slugs: dict[int | None, str] = _pairs(await session.execute(select(Queue.id, Queue.slug)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.json_schema import SkipJsonSchema
@@ -26,16 +26,24 @@ class NoteIn(_In):
     body: str = Field(min_length=1, max_length=20_000)
 
 
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    # The field may be left out, but not sent as null: a "default": null would be a lie
+    # (and invalid against the field's own type).
+    schema.pop("default", None)
+
+
 class TicketPatch(_In):
     """Only the fields sent change. Null unassigns; the other fields refuse it."""
 
-    status: TicketStatus | SkipJsonSchema[None] = None
+    status: TicketStatus | SkipJsonSchema[None] = Field(None, json_schema_extra=_absent_not_null)
     resolution: Resolution | SkipJsonSchema[None] = Field(
-        None, description="With status resolved or closed."
+        None,
+        description="With status resolved or closed.",
+        json_schema_extra=_absent_not_null,
     )
-    priority: Priority | SkipJsonSchema[None] = None
+    priority: Priority | SkipJsonSchema[None] = Field(None, json_schema_extra=_absent_not_null)
     queue: Annotated[str, Field(max_length=64)] | SkipJsonSchema[None] = Field(
-        None, description="Queue slug."
+        None, description="Queue slug.", json_schema_extra=_absent_not_null
     )
     # Strict: JSON true must not become agent 1, nor 1.0 an id.
     assignee: StrictInt | StrictStr | None = Field(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -76,11 +77,19 @@ class OpenApiValidator:
             f"{method.upper()} {template} answered {response.status_code}, "
             f"which the document does not list: {response.text[:300]}"
         )
+        body = operation.get("requestBody")
+        if body is not None and response.is_success:
+            # What the server accepted, the document must accept too.
+            self.validate(body["content"]["application/json"]["schema"], _json(response.request))
         content = documented.get("content", {})
         media = response.headers.get("content-type", "").split(";")[0].strip()
         assert media in content, f"{method.upper()} {template} answered {media!r}"
         if media == "application/json":
             self.validate(content[media]["schema"], response.json())
+
+
+def _json(request: httpx2.Request) -> object:
+    return json.loads(request.content)
 
 
 @dataclass

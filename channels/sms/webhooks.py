@@ -1,0 +1,200 @@
+"""Twilio's SMS webhooks: incoming messages and delivery status callbacks.
+
+Every request is verified against ``X-Twilio-Signature`` over CARECENTRE_PUBLIC_URL + path + the
+raw query and the form as received; one that fails is refused with 403 and nothing is stored. A
+verified message is stored raw first, then parsed; control words (STOP, START, HELP, STATUS) are
+handled here, everything else is ingested, and Twilio gets an empty TwiML ``<Response/>`` (or one
+``<Message>`` answering HELP and STATUS) well inside its 15 s.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from jinja2 import Environment
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from twilio.twiml.messaging_response import MessagingResponse
+
+from carecentre.contract import Channel, IdentityKind, InboundMessage, ParseError
+from carecentre.identities import InvalidAddress
+from carecentre.services import Services, services
+from carecentre.states import DeliveryStatus
+from carecentre.templates import render
+from channels.sms.form import FormFields, decode_form
+from channels.sms.keywords import Keyword
+from channels.sms.media import is_allowed_media_url
+from channels.sms.parse import parse_sms_form
+from channels.sms.signature import verify_signature
+from channels.sms.status import SmsStatus, parse_status_form
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT_CODE = "21610"
+
+# Twilio's statuses → ours. Early ones say nothing new once the API has accepted the message.
+DELIVERY = {
+    SmsStatus.SENT: DeliveryStatus.SENT,
+    SmsStatus.DELIVERED: DeliveryStatus.DELIVERED,
+    SmsStatus.PARTIALLY_DELIVERED: DeliveryStatus.DELIVERED,
+    SmsStatus.READ: DeliveryStatus.READ,
+    SmsStatus.UNDELIVERED: DeliveryStatus.UNDELIVERED,
+    SmsStatus.FAILED: DeliveryStatus.FAILED,
+    SmsStatus.CANCELED: DeliveryStatus.FAILED,
+}
+
+
+def twiml(response: MessagingResponse | None = None, status: int = 200) -> Response:
+    return Response(
+        str(response or MessagingResponse()), status_code=status, media_type="application/xml"
+    )
+
+
+async def _verified_form(request: Request, svc: Services) -> tuple[bytes, FormFields] | Response:
+    raw = await request.body()
+    try:
+        fields = decode_form(raw)
+    except ParseError as error:
+        log.warning("sms webhook %s refused: unreadable form (%s)", request.url.path, error)
+        return PlainTextResponse(f"unreadable form: {error}", status_code=400)
+    ok = verify_signature(
+        auth_token=svc.settings.twilio_auth_token.get_secret_value(),
+        public_url=svc.settings.public_base,
+        path=request.url.path,
+        query=request.url.query,
+        form=fields,
+        signature=request.headers.get("x-twilio-signature"),
+    )
+    if not ok:
+        # One line, without the body: it may be a resident's message sent to the wrong place.
+        log.warning(
+            "sms webhook %s refused: %s X-Twilio-Signature from %s",
+            request.url.path,
+            "invalid" if request.headers.get("x-twilio-signature") else "missing",
+            request.client.host if request.client else "?",
+        )
+        return PlainTextResponse("signature check failed", status_code=403)
+    return raw, fields
+
+
+def _media_problem(message: InboundMessage, svc: Services) -> str | None:
+    for attachment in message.attachments:
+        if attachment.url and not is_allowed_media_url(
+            attachment.url, api_base_url=str(svc.settings.twilio_api_url)
+        ):
+            return f"media URL on a host we never fetch from: {attachment.url[:200]}"
+    return None
+
+
+async def inbound(request: Request) -> Response:
+    svc = services(request)
+    verified = await _verified_form(request, svc)
+    if isinstance(verified, Response):
+        return verified
+    raw, _fields = verified
+    raw_id = await svc.pipeline.store_raw(
+        Channel.SMS, raw, content_type=request.headers.get("content-type", "")
+    )
+    try:
+        message = parse_sms_form(raw)
+        problem = _media_problem(message, svc)
+        if problem:
+            raise ParseError(problem)
+    except ParseError as error:
+        await svc.pipeline.settle(raw_id, "failed", str(error))
+        log.warning("sms webhook: payload #%d kept unparsed: %s", raw_id, error)
+        return PlainTextResponse(f"malformed message: {error}", status_code=400)
+    try:
+        keyword = message.metadata.get("keyword")
+        if keyword:
+            return await _control(svc, raw_id, message, Keyword(keyword))
+        result = await svc.pipeline.ingest(message, raw_id=raw_id)
+    except InvalidAddress as error:
+        await svc.pipeline.settle(raw_id, "failed", str(error))
+        return PlainTextResponse(f"malformed message: {error}", status_code=400)
+    if any(a.url and not a.data for a in message.attachments) and not result.duplicate:
+        fetcher = svc.extras.get("sms.media")
+        if fetcher is not None:
+            fetcher.wake()  # type: ignore[attr-defined]
+    return twiml()
+
+
+def _env(svc: Services) -> Environment:
+    env = svc.extras["sms.templates"]
+    assert isinstance(env, Environment)
+    return env
+
+
+async def _control(
+    svc: Services, raw_id: int, message: InboundMessage, keyword: Keyword
+) -> Response:
+    settings = svc.settings
+    values = {
+        "city": settings.city_name,
+        "phone": settings.city_phone,
+        "website": settings.city_website,
+    }
+    reply = MessagingResponse()
+    if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
+        # Twilio confirms STOP and START itself; we only record them.
+        await svc.residents.set_opt_out(
+            IdentityKind.PHONE, message.sender, keyword is Keyword.OPT_OUT
+        )
+    elif keyword is Keyword.HELP:
+        reply.message(render(_env(svc), "help.txt", settings.language, **values))
+    else:
+        reference = message.reference_hint
+        view = await svc.residents.status(IdentityKind.PHONE, message.sender, reference)
+        reply.message(
+            render(
+                _env(svc),
+                "status.txt",
+                settings.language,
+                found=view is not None,
+                reference=view.reference if view else reference,
+                status=view.status.value if view else None,
+                **values,
+            )
+        )
+    await svc.pipeline.settle(raw_id, f"control:{keyword.value}")
+    return twiml(reply)
+
+
+async def status_callback(request: Request) -> Response:
+    svc = services(request)
+    verified = await _verified_form(request, svc)
+    if isinstance(verified, Response):
+        return verified
+    raw, _fields = verified
+    try:
+        report = parse_status_form(raw)
+    except ParseError as error:
+        log.warning("sms status callback refused: %s", error)
+        return PlainTextResponse(f"malformed status callback: {error}", status_code=400)
+    status = DELIVERY.get(report.status)
+    if status is None:
+        return twiml()
+    reason = None
+    if status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED):
+        reason = report.error_message or (
+            f"Twilio reported {report.status.value}"
+            + (f" (error {report.error_code})" if report.error_code else "")
+        )
+    outcome = await svc.delivery.report(
+        channel=Channel.SMS,
+        provider_id=report.message_sid,
+        status=status,
+        error=reason,
+        code=report.error_code,
+        opted_out=report.error_code == OPTED_OUT_CODE,
+    )
+    if not outcome.found:
+        log.info("sms status callback for unknown message %s", report.message_sid)
+    return twiml()
+
+
+routes = [
+    Route("/webhooks/twilio/sms", inbound, methods=["POST"]),
+    Route("/webhooks/twilio/sms/status", status_callback, methods=["POST"]),
+]
