@@ -21,8 +21,12 @@ def config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the database to ``revision`` on the writer connection (one writer on SQLite)."""
+async def upgrade(db: Database, revision: str = "heads") -> None:
+    """Bring the database to ``revision`` on the writer connection (one writer on SQLite).
+
+    ``heads``: parts developed side by side may each add a branch from the same revision; all
+    of them are applied, and a merge revision later joins them.
+    """
 
     def run(connection: Connection) -> None:
         command.upgrade(config(connection), revision)
@@ -32,11 +36,19 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         await connection.commit()
 
 
-async def current(db: Database) -> str | None:
+def heads() -> tuple[str, ...]:
+    """The newest revision of each branch in this release."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(sorted(ScriptDirectory.from_config(config()).get_heads()))
+
+
+async def current(db: Database) -> tuple[str, ...]:
+    """The revisions the database is at (one per branch)."""
     from alembic.runtime.migration import MigrationContext
 
-    def read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
+    def read(connection: Connection) -> tuple[str, ...]:
+        return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
 
     async with db.reader.connect() as connection:
         return await connection.run_sync(read)
