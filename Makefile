@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-stamp
 DEV := $(VENV)/.dev-stamp
 # uv installs in seconds what pip takes a minute for; pip stays the fallback.
-INSTALL := if [ -x $(BIN)/uv ]; then UV_NATIVE_TLS=1 $(BIN)/uv pip install --quiet \
-	--python $(BIN)/python; else $(BIN)/python -m pip install --quiet --disable-pip-version-check; fi
+install = if [ -x $(BIN)/uv ]; then UV_NATIVE_TLS=1 $(BIN)/uv pip install --quiet \
+	--python $(BIN)/python $(1); else $(BIN)/python -m pip install --quiet \
+	--disable-pip-version-check $(1); fi
 
 .PHONY: run test lint typecheck layers pytest bench clean
 
@@ -16,11 +17,11 @@ $(BIN)/python:
 
 # `make run` needs only what the service needs; `make test` adds the tools.
 $(RUNTIME): pyproject.toml | $(BIN)/python
-	$(INSTALL) -e .
+	$(call install,-e .)
 	@touch $@
 
 $(DEV): pyproject.toml $(RUNTIME)
-	$(INSTALL) -e '.[dev]'
+	$(call install,-e '.[dev]')
 	@touch $@
 
 run: $(RUNTIME)
