@@ -18,8 +18,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from carecentre.api import directory, tickets
-from carecentre.api.errors import ApiError, handle_api_error, handle_http_exception
+from carecentre.api import boards, directory, rules, supervision, tickets
+from carecentre.api.errors import (
+    ApiError,
+    handle_api_error,
+    handle_http_exception,
+    handle_unexpected,
+)
 from carecentre.api.openapi import openapi
 from carecentre.attachments import AttachmentStore
 from carecentre.contract import Sender
@@ -27,15 +32,18 @@ from carecentre.db import Database
 from carecentre.delivery import DeliveryReports
 from carecentre.events import EventBus
 from carecentre.fetches import AttachmentFetches
+from carecentre.hours import BusinessCalendar, load_calendar
 from carecentre.ingest import Pipeline
 from carecentre.metrics import Metrics
 from carecentre.migrations import upgrade
 from carecentre.outbox import Backoff, Dispatcher
 from carecentre.plugins import Plugin
+from carecentre.queue_hours import QueueCalendars
 from carecentre.residents import Residents
 from carecentre.senders import SenderRegistry
 from carecentre.services import Services
 from carecentre.settings import Settings
+from carecentre.supervision import Supervision
 from carecentre.web import health
 from carecentre.web.limits import BodyLimitMiddleware
 from carecentre.web.timing import TimingMiddleware
@@ -67,6 +75,17 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         poll_interval=settings.outbox_poll_interval,
     )
     pipeline.on_queued = dispatcher.notify
+    calendar = load_calendar(settings.hours_file) if settings.hours_file else BusinessCalendar()
+    pipeline.calendars = QueueCalendars(calendar)
+    supervision = Supervision(
+        db,
+        bus,
+        pipeline.calendars,
+        sla_interval=settings.sla_check_interval,
+        assign_interval=settings.assign_interval,
+        fresh_for=settings.chat_presence_ttl,
+        default_capacity=settings.default_agent_capacity,
+    )
     return Services(
         settings,
         db,
@@ -79,6 +98,8 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         residents=Residents(db, bus, region=settings.default_region),
         delivery=DeliveryReports(db, bus),
         fetches=AttachmentFetches(db, bus, store),
+        calendar=calendar,
+        supervision=supervision,
     )
 
 
@@ -94,6 +115,8 @@ async def running(
 ) -> AsyncIterator[Services]:
     """Services started and stopped around a block: the app's lifespan, and ``worker``'s."""
     svc = build_services(settings, metrics)
+    supervision = svc.supervision
+    assert supervision is not None
     try:
         if migrate:
             await upgrade(svc.db)
@@ -108,6 +131,9 @@ async def running(
             if settings.run_dispatcher if dispatch is None else dispatch:
                 task = asyncio.create_task(svc.dispatcher.run_forever(), name="outbox")
                 stack.push_async_callback(_cancel, task)
+            if settings.run_supervision:
+                for job in (supervision.run_sla_watcher(), supervision.run_assigner()):
+                    stack.push_async_callback(_cancel, asyncio.create_task(job))
             yield svc
     finally:
         await svc.db.dispose()
@@ -140,6 +166,9 @@ def create_app(
     api_routes: list[BaseRoute] = [
         *tickets.routes,
         *directory.routes,
+        *rules.routes,
+        *supervision.routes,
+        *boards.routes,
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
     routes: list[BaseRoute] = [*health.routes, Mount("/api/v1", routes=api_routes)]
@@ -154,7 +183,11 @@ def create_app(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
+        exception_handlers={
+            ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
     )
     app.state.metrics = metrics
     return app

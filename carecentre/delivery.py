@@ -89,8 +89,11 @@ def apply_provider_status(
     opted_out: bool = False,
 ) -> StatusOutcome:
     """A delivery report from the provider about the message it calls ``provider_id``."""
+    # Locked (PostgreSQL): the same report delivered twice at once must change things once.
     message = session.scalar(
-        select(Message).where(Message.channel == channel, Message.external_id == provider_id)
+        select(Message)
+        .where(Message.channel == channel, Message.external_id == provider_id)
+        .with_for_update()
     )
     if message is None:
         return StatusOutcome(found=False, changed=False)

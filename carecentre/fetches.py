@@ -94,12 +94,19 @@ class AttachmentFetches:
         await self.db.run_write(record)
         self.bus.notify()
 
-    async def failed(self, attachment_id: int, error: str) -> bool:
-        """Count a failed fetch; returns True when it will be tried again."""
+    async def failed(self, attachment_id: int, error: str, *, retry: bool = True) -> bool:
+        """Count a failed fetch; returns True when it will be tried again.
+
+        ``retry=False`` when trying again cannot help (the file is over the size limit, or the
+        provider sends us to a host we never fetch from): no attempts are left then. The URL
+        and the error stay on the attachment either way.
+        """
 
         def record(session: Session) -> bool:
             attachment = session.get_one(Attachment, attachment_id)
             attachment.fetch_attempts += 1
+            if not retry:
+                attachment.fetch_attempts = max(attachment.fetch_attempts, MAX_ATTEMPTS)
             attachment.fetch_error = error[:2000]
             delay = timedelta(seconds=min(3600, 5 * 3**attachment.fetch_attempts))
             attachment.next_fetch_at = utcnow() + delay

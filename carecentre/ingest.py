@@ -29,13 +29,16 @@ from carecentre.contacts import resolve_contact
 from carecentre.contract import AckContent, AckRequest, Channel, InboundMessage, ParseError
 from carecentre.db import Database
 from carecentre.events import EventBus
+from carecentre.hours import BusinessCalendar
 from carecentre.identities import InvalidAddress, normalize
 from carecentre.metrics import Metrics
 from carecentre.models import Attachment, Contact, Message, Queue, RawInbound, Ticket
 from carecentre.outbox import ReplyRefused, queue_outbound
-from carecentre.routing import choose_queue, initial_due
+from carecentre.queue_hours import QueueCalendars
+from carecentre.routing import initial_due
 from carecentre.states import DeliveryStatus, Direction, TicketStatus
 from carecentre.threads import find_thread, register_keys
+from carecentre.ticket_routing import Routed, route_new, settle_new
 from carecentre.tickets import create_ticket, set_status
 
 log = logging.getLogger(__name__)
@@ -108,6 +111,8 @@ class Pipeline:
         self.default_queue = default_queue
         self.region = region
         self.language = language
+        # The City's and each queue's hours, for routing rules and SLA due times (set by the app).
+        self.calendars = QueueCalendars(BusinessCalendar())
         self.parsers: dict[tuple[Channel, str], Parser] = {}
         self.acknowledgers: dict[Channel, Acknowledger] = {}
         # Called after a commit that queued outbound messages (the dispatcher's wake-up).
@@ -288,8 +293,17 @@ class Pipeline:
         match = find_thread(session, message, contact_id)
         created, reopened = False, False
         queue: Queue | None = None
+        routed: Routed | None = None
         if match.ticket is None:
-            queue = choose_queue(session, message, self.default_queue)
+            routed = route_new(
+                session,
+                message,
+                address=address,
+                default_slug=self.default_queue,
+                calendars=self.calendars,
+                now=now,
+            )
+            queue = routed.queue
             ticket = create_ticket(
                 session,
                 contact_id=contact_id,
@@ -301,7 +315,9 @@ class Pipeline:
                 due=initial_due,
                 last_inbound_at=now,
                 language=message.language or self.language,
+                priority=routed.priority,
             )
+            settle_new(session, ticket, routed, self.calendars)
             created = True
         else:
             ticket = match.ticket
@@ -369,7 +385,10 @@ class Pipeline:
         if created:
             linked = match.closed.reference if match.closed else None
             events.record_sync(
-                session, "ticket.created", {**ticket_data, "linked_to": linked}, **scope
+                session,
+                "ticket.created",
+                {**ticket_data, "linked_to": linked, "routed_by": routed.label if routed else None},
+                **scope,
             )
         else:
             events.record_sync(
@@ -416,13 +435,19 @@ class Pipeline:
         acknowledger = self.acknowledgers.get(ticket.channel)
         if acknowledger is None or message.automatic or queue is None:
             return False
+        since = now - timedelta(hours=1)
+        # Found through the contact's tickets (both indexed), never by scanning every message:
+        # an acknowledgement is queued with the ticket it announces, so both are recent.
         recent = session.scalar(
             select(func.count())
             .select_from(Message)
+            .join(Ticket, col(Ticket.id) == col(Message.ticket_id))
             .where(
+                Ticket.contact_id == ticket.contact_id,
+                col(Ticket.created_at) > since,
                 Message.kind == "acknowledgement",
                 Message.address == address,
-                col(Message.created_at) > now - timedelta(hours=1),
+                col(Message.created_at) > since,
             )
         )
         if (recent or 0) >= ACKS_PER_HOUR:

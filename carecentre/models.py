@@ -260,3 +260,10 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+# Tables kept in their own modules, registered with the metadata here.
+import carecentre.supervision_models  # noqa: E402, F401
+from carecentre import sessions_models, workspace_models  # noqa: E402, F401
+from carecentre.calls import Call  # noqa: E402, F401
+from carecentre.chat_models import ChatConversation, ChatEntry  # noqa: E402, F401

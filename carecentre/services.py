@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from carecentre.attachments import AttachmentStore
 from carecentre.db import Database
 from carecentre.events import EventBus
+from carecentre.hours import BusinessCalendar
 from carecentre.ingest import Pipeline
 from carecentre.metrics import Metrics
 from carecentre.senders import SenderRegistry
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from carecentre.fetches import AttachmentFetches
     from carecentre.outbox import Dispatcher
     from carecentre.residents import Residents
+    from carecentre.supervision import Supervision
 
 
 @dataclass
@@ -35,6 +37,10 @@ class Services:
     residents: Residents
     delivery: DeliveryReports
     fetches: AttachmentFetches
+    # When the Customer Care Centre is open (CARECENTRE_HOURS_FILE): for menus, chat, SLAs.
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    # The SLA watcher and the auto-assigner (carecentre.supervision); set by build_services.
+    supervision: Supervision | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 

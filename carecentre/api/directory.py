@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import TypeVar
 
 from sqlalchemy import Result, func
@@ -116,7 +116,9 @@ async def list_queues(request: Request) -> Response:
 
 async def get_stats(request: Request) -> Response:
     principal = await require_principal(request)
-    midnight = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+    # "Today" is the City's day, not UTC's: at 20:00 in Toronto the UTC date is tomorrow.
+    zone = services(request).calendar.timezone
+    midnight = datetime.combine(datetime.now(zone).date(), time(), tzinfo=zone)
     visible = principal.ticket_clause()
     is_open = col(Ticket.status).in_(OPEN_STATUSES)
     async with services(request).db.read() as session:

@@ -70,3 +70,13 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return error_response(exc.status_code, exc.detail or "error")
     return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """A bug answers the API's JSON shape too (the traceback goes to the log, not the client)."""
+    del exc
+    if request.url.path.startswith("/api/"):
+        return error_response(
+            500, "internal error; the details are in the server log", code="internal"
+        )
+    return Response("Internal Server Error", status_code=500, media_type="text/plain")

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from carecentre import __version__
 from carecentre.api import schemas as s
+from carecentre.api import supervision_docs
 
 _MODELS: list[type[BaseModel]] = [
     s.ReplyIn,
@@ -25,7 +26,8 @@ _MODELS: list[type[BaseModel]] = [
     s.ErrorOut,
 ]
 
-_INPUTS = (s.ReplyIn, s.NoteIn, s.TicketPatch)
+_INPUTS = (s.ReplyIn, s.NoteIn, s.TicketPatch, *supervision_docs.INPUTS)
+_MODELS += supervision_docs.MODELS
 _REF = "#/components/schemas/{model}"
 
 
@@ -140,6 +142,15 @@ def build() -> dict[str, Any]:
                 errors=(401, 404, 409, 413, 415, 422),
             )
         },
+        "/tickets/{reference}/claim": {
+            "post": _op(
+                "Claim an unassigned ticket; 409 names who claimed it first",
+                200,
+                s.TicketOut,
+                params=[ref],
+                errors=(401, 403, 404, 409),
+            )
+        },
         "/contacts/{id}": {
             "get": _op(
                 "A contact, their addresses and tickets",
@@ -167,7 +178,7 @@ def build() -> dict[str, Any]:
         "info": {"title": "CareCentre API", "version": __version__},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": paths,
+        "paths": {**paths, **supervision_docs.paths()},
         "components": {
             "schemas": defs["$defs"],
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,12 +18,14 @@ from carecentre.api.auth import require_principal
 from carecentre.api.errors import ApiError, invalid
 from carecentre.api.schemas import NoteIn, Queued, ReplyIn, TicketPage, TicketPatch
 from carecentre.api.serialize import messages_out, summaries, ticket_out
+from carecentre.assignment import AlreadyClaimed, claim
 from carecentre.coltypes import utcnow
-from carecentre.contract import Channel
-from carecentre.models import Agent, Contact, ContactIdentity, Message, Queue, Ticket
+from carecentre.models import Contact, Queue, Ticket
 from carecentre.outbox import ReplyRefused, add_note, queue_reply
 from carecentre.services import services
 from carecentre.states import IllegalTransition, TicketStatus
+from carecentre.ticket_search import InvalidFilter, TicketFilters, find_tickets
+from carecentre.ticket_search import agent_id as find_agent_id
 from carecentre.tickets import get_by_reference, set_status
 
 MAX_LIMIT = 100
@@ -62,17 +63,6 @@ async def visible_ticket(
     return ticket
 
 
-def _choice(request: Request, name: str, allowed: type[Any]) -> list[Any]:
-    raw = request.query_params.get(name)
-    if not raw:
-        return []
-    try:
-        return [allowed(value.strip()) for value in raw.split(",") if value.strip()]
-    except ValueError:
-        options = ", ".join(member.value for member in allowed)
-        raise ApiError(422, f"{name}: use one or more of {options}", field=name) from None
-
-
 async def list_tickets(request: Request) -> Response:
     principal = await require_principal(request)
     params = request.query_params
@@ -85,73 +75,19 @@ async def list_tickets(request: Request) -> Response:
         raise ApiError(422, "limit: must be a whole number", field="limit") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(422, f"limit: must be between 1 and {MAX_LIMIT}", field="limit")
-    query = select(Ticket).where(principal.ticket_clause())
-    if statuses := _choice(request, "status", TicketStatus):
-        query = query.where(col(Ticket.status).in_(statuses))
-    if channels := _choice(request, "channel", Channel):
-        query = query.where(col(Ticket.channel).in_(channels))
-    async with services(request).db.read() as session:
-        if slug := params.get("queue"):
-            queue_id = await session.scalar(select(Queue.id).where(Queue.slug == slug))
-            if queue_id is None:
-                raise ApiError(422, f"queue: no queue {slug!r}", field="queue")
-            query = query.where(Ticket.queue_id == queue_id)
-        if (assignee := params.get("assignee")) is not None:
-            query = query.where(await _assignee_clause(session, principal, assignee))
-        if text := params.get("q", "").strip():
-            query = query.where(_search(text[:200]))
-        if cursor := params.get("cursor"):
-            query = query.where(paging.after(order, paging.decode(cursor, order)))
-        rows = list(await session.scalars(query.order_by(*paging.order_by(order)).limit(limit + 1)))
-        page, more = rows[:limit], len(rows) > limit
-        items = await summaries(session, page)
+    cursor = params.get("cursor")
+    try:
+        filters = TicketFilters.from_params(params)
+        after = paging.decode(cursor, order) if cursor else None
+        async with services(request).db.read() as session:
+            page, more = await find_tickets(
+                session, principal, filters, order=order, limit=limit, after=after
+            )
+            items = await summaries(session, page)
+    except InvalidFilter as error:
+        raise ApiError(422, str(error), field=error.field) from None
     next_cursor = paging.encode(order, paging.next_values(order, page[-1])) if more else None
     return _json(TicketPage(items=items, next_cursor=next_cursor))
-
-
-async def _assignee_clause(session: AsyncSession, principal: Principal, value: str) -> Any:
-    if value in ("", "none"):
-        return col(Ticket.assignee_id).is_(None)
-    if value == "me":
-        return Ticket.assignee_id == principal.agent_id
-    agent_id = await _agent_id(session, value)
-    if agent_id is None:
-        raise ApiError(422, f"assignee: no agent {value!r}", field="assignee")
-    return Ticket.assignee_id == agent_id
-
-
-async def _agent_id(session: AsyncSession, value: str | int) -> int | None:
-    """The active agent named by id or email. Only ASCII digits make an id ("¹".isdigit() is
-    true), and only one that fits the column: a larger one would overflow the driver."""
-    if isinstance(value, int) or (value.isascii() and value.isdigit()):
-        number = int(value)
-        if not 0 < number <= paging.MAX_ID:
-            return None
-        agent = await session.get(Agent, number)
-    else:
-        # Emails are stored lower-cased (seed.add_agent).
-        agent = await session.scalar(select(Agent).where(Agent.email == value.strip().lower()))
-    return agent.id if agent is not None and agent.active else None
-
-
-def _search(text: str) -> Any:
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    like = {"escape": "\\"}
-    return or_(
-        col(Ticket.subject).ilike(pattern, **like),
-        col(Ticket.reference).ilike(pattern, **like),
-        exists().where(
-            col(Contact.id) == col(Ticket.contact_id), col(Contact.name).ilike(pattern, **like)
-        ),
-        exists().where(
-            col(ContactIdentity.contact_id) == col(Ticket.contact_id),
-            col(ContactIdentity.address).ilike(pattern, **like),
-        ),
-        exists().where(
-            col(Message.ticket_id) == col(Ticket.id),
-            col(Message.body_text).ilike(pattern, **like),
-        ),
-    )
 
 
 async def get_ticket(request: Request) -> Response:
@@ -248,7 +184,7 @@ async def patch_ticket(request: Request) -> Response:
             if patch.assignee is None:
                 ticket.assignee_id = None
             else:
-                agent_id = await _agent_id(session, patch.assignee)
+                agent_id = await find_agent_id(session, patch.assignee)
                 if agent_id is None:
                     raise ApiError(
                         422, f"assignee: no active agent {patch.assignee!r}", field="assignee"
@@ -269,10 +205,26 @@ async def patch_ticket(request: Request) -> Response:
     return _json(out)
 
 
+async def post_claim(request: Request) -> Response:
+    """Take an unassigned ticket; 409 naming the holder when someone was first."""
+    principal = await require_principal(request)
+    svc = services(request)
+    async with svc.db.write() as session:
+        ticket = await visible_ticket(session, principal, request.path_params["reference"])
+        try:
+            await claim(session, principal, ticket)
+        except AlreadyClaimed as error:
+            raise ApiError(409, str(error), code="already_claimed") from None
+        out = await ticket_out(session, ticket, api_base(request))
+    svc.bus.notify()
+    return _json(out)
+
+
 routes = [
     Route("/tickets", list_tickets, methods=["GET"]),
     Route("/tickets/{reference}", get_ticket, methods=["GET"]),
     Route("/tickets/{reference}", patch_ticket, methods=["PATCH"]),
     Route("/tickets/{reference}/replies", post_reply, methods=["POST"]),
     Route("/tickets/{reference}/notes", post_note, methods=["POST"]),
+    Route("/tickets/{reference}/claim", post_claim, methods=["POST"]),
 ]

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carecentre.metrics import Metrics
+from carecentre.web.limits import BodyTooLarge
 
 
 class TimingMiddleware:
@@ -35,6 +36,11 @@ class TimingMiddleware:
 
         try:
             await self.app(scope, receive, capture)
+        except BodyTooLarge:
+            # Raised through here on its way out to BodyLimitMiddleware, which answers 413.
+            if status == 500:
+                status = 413
+            raise
         finally:
             self.metrics.http.labels(scope["method"], route, str(status)).observe(
                 time.perf_counter() - start
@@ -51,6 +57,8 @@ def _template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> st
             continue
         template = prefix + str(getattr(route, "path", "?"))
         if isinstance(route, Mount):
+            if not route.routes:  # an app of its own (static files): one label for all of it
+                return template.rstrip("/") + "/{path}"
             return _template(route.routes, {**scope, **child}, template)
         if match is Match.FULL:
             return template

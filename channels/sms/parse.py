@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from carecentre.contract import Channel, InboundAttachment, InboundMessage, ParseError
-from channels.sms.form import FormFields, decode_form
+from carecentre.twilio.form import FormFields, decode_form
 from channels.sms.keywords import classify
 from channels.sms.references import find_reference
 

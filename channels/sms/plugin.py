@@ -11,8 +11,9 @@ from carecentre.contract import AckContent, AckRequest, Channel, InboundMessage
 from carecentre.plugins import Plugin
 from carecentre.services import Services
 from carecentre.templates import environment, render
-from channels.sms import webhooks
-from channels.sms.media_fetch import MediaFetcher, stop
+from carecentre.twilio.media_fetch import MediaFetcher, stop
+from channels.sms import segments_api, webhooks
+from channels.sms.ordering import ArrivalOrder
 from channels.sms.parse import parse_sms_form
 from channels.sms.sender import TwilioSmsSender
 
@@ -26,6 +27,7 @@ async def lifespan(svc: Services) -> AsyncIterator[None]:
     settings = svc.settings
     env = environment("channels.sms", settings.templates_dir)
     svc.extras["sms.templates"] = env
+    svc.extras["sms.arrival"] = ArrivalOrder()
 
     def acknowledge(request: AckRequest) -> AckContent:
         body = render(
@@ -50,6 +52,7 @@ async def lifespan(svc: Services) -> AsyncIterator[None]:
     svc.senders.register(sender)
     fetcher = MediaFetcher(
         svc.fetches,
+        channel=Channel.SMS,
         account_sid=settings.twilio_account_sid,
         auth_token=token,
         api_base_url=str(settings.twilio_api_url).rstrip("/"),
@@ -64,4 +67,4 @@ async def lifespan(svc: Services) -> AsyncIterator[None]:
         await sender.aclose()
 
 
-plugin = Plugin(name="sms", routes=webhooks.routes, lifespan=lifespan)
+plugin = Plugin(name="sms", routes=[*webhooks.routes, *segments_api.routes], lifespan=lifespan)

@@ -28,8 +28,8 @@ from carecentre.contract import (
     SendResult,
     TransientSendError,
 )
+from carecentre.twilio.http_client import AiohttpTwilioClient, track_progress
 from channels.sms.segments import MAX_BODY_LENGTH, body_length
-from channels.sms.twilio_http import AiohttpTwilioClient, track_progress
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 DEFAULT_TIMEOUT = 10.0

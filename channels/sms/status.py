@@ -12,7 +12,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from carecentre.contract import ParseError
-from channels.sms.form import decode_form
+from carecentre.twilio.form import decode_form
 
 
 class SmsStatus(StrEnum):

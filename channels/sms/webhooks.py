@@ -22,11 +22,13 @@ from carecentre.identities import InvalidAddress
 from carecentre.services import Services, services
 from carecentre.states import DeliveryStatus
 from carecentre.templates import render
-from channels.sms.form import FormFields, decode_form
+from carecentre.twilio.form import FormFields, decode_form
+from carecentre.twilio.media_fetch import MediaFetcher
+from carecentre.twilio.media_urls import is_allowed_media_url
+from carecentre.twilio.signature import verify_form_bytes_signature, verify_signature
 from channels.sms.keywords import Keyword
-from channels.sms.media import is_allowed_media_url
+from channels.sms.ordering import ArrivalOrder
 from channels.sms.parse import parse_sms_form
-from channels.sms.signature import verify_signature
 from channels.sms.status import SmsStatus, parse_status_form
 
 log = logging.getLogger(__name__)
@@ -51,21 +53,38 @@ def twiml(response: MessagingResponse | None = None, status: int = 200) -> Respo
     )
 
 
-async def _verified_form(request: Request, svc: Services) -> tuple[bytes, FormFields] | Response:
+async def _verified_form(
+    request: Request, svc: Services
+) -> tuple[bytes, FormFields | None] | Response:
+    """The raw body and its fields (``None``: not UTF-8), once the signature is verified; or
+    the 403 to answer."""
     raw = await request.body()
+    fields: FormFields | None = None
+    token = svc.settings.twilio_auth_token.get_secret_value()
+    public_url, path, query = svc.settings.public_base, request.url.path, request.url.query
+    signature = request.headers.get("x-twilio-signature")
     try:
         fields = decode_form(raw)
-    except ParseError as error:
-        log.warning("sms webhook %s refused: unreadable form (%s)", request.url.path, error)
-        return PlainTextResponse(f"unreadable form: {error}", status_code=400)
-    ok = verify_signature(
-        auth_token=svc.settings.twilio_auth_token.get_secret_value(),
-        public_url=svc.settings.public_base,
-        path=request.url.path,
-        query=request.url.query,
-        form=fields,
-        signature=request.headers.get("x-twilio-signature"),
-    )
+    except ParseError:
+        # Not UTF-8: malformed, but if Twilio signed it, it is kept (as failed) by the caller's
+        # parse, like any other malformed payload.
+        ok = verify_form_bytes_signature(
+            auth_token=token,
+            public_url=public_url,
+            path=path,
+            query=query,
+            body=raw,
+            signature=signature,
+        )
+    else:
+        ok = verify_signature(
+            auth_token=token,
+            public_url=public_url,
+            path=path,
+            query=query,
+            form=fields,
+            signature=signature,
+        )
     if not ok:
         # One line, without the body: it may be a resident's message sent to the wrong place.
         log.warning(
@@ -92,7 +111,15 @@ async def inbound(request: Request) -> Response:
     verified = await _verified_form(request, svc)
     if isinstance(verified, Response):
         return verified
-    raw, _fields = verified
+    raw, fields = verified
+    arrival = svc.extras["sms.arrival"]
+    assert isinstance(arrival, ArrivalOrder)
+    sender = fields.getlist("From")[0].strip() if fields and fields.getlist("From") else ""
+    async with arrival.turn(sender):
+        return await _receive(svc, request, raw)
+
+
+async def _receive(svc: Services, request: Request, raw: bytes) -> Response:
     raw_id = await svc.pipeline.store_raw(
         Channel.SMS, raw, content_type=request.headers.get("content-type", "")
     )
@@ -101,22 +128,25 @@ async def inbound(request: Request) -> Response:
         problem = _media_problem(message, svc)
         if problem:
             raise ParseError(problem)
-    except ParseError as error:
-        await svc.pipeline.settle(raw_id, "failed", str(error))
-        log.warning("sms webhook: payload #%d kept unparsed: %s", raw_id, error)
-        return PlainTextResponse(f"malformed message: {error}", status_code=400)
-    try:
         keyword = message.metadata.get("keyword")
         if keyword:
             return await _control(svc, raw_id, message, Keyword(keyword))
         result = await svc.pipeline.ingest(message, raw_id=raw_id)
-    except InvalidAddress as error:
+    except (ParseError, InvalidAddress) as error:
         await svc.pipeline.settle(raw_id, "failed", str(error))
+        log.warning("sms webhook: payload #%d kept unparsed: %s", raw_id, error)
         return PlainTextResponse(f"malformed message: {error}", status_code=400)
+    except Exception as error:
+        # The text stays stored, marked, and replayable; Twilio hears of the failure.
+        log.exception("sms webhook: payload #%d kept after an internal error", raw_id)
+        await svc.pipeline.settle(
+            raw_id, "failed", f"internal error: {type(error).__name__}: {error}"
+        )
+        raise
     if any(a.url and not a.data for a in message.attachments) and not result.duplicate:
         fetcher = svc.extras.get("sms.media")
-        if fetcher is not None:
-            fetcher.wake()  # type: ignore[attr-defined]
+        if isinstance(fetcher, MediaFetcher):
+            fetcher.wake()
     return twiml()
 
 

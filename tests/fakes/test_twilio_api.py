@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from twilio.rest import Client
 
-from channels.sms.twilio_http import AiohttpTwilioClient, basic_auth_header
+from carecentre.twilio.http_client import AiohttpTwilioClient, basic_auth_header
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, Reply
 
 

@@ -44,8 +44,8 @@ class OpenApiValidator:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self.components = document["components"]["schemas"]
-        self._templates = [
-            (re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", path) + "$"), path)
+        self._templates: list[tuple[re.Pattern[str], str]] = [
+            (re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", path) + "$"), str(path))
             for path in document["paths"]
         ]
 

@@ -1,0 +1,232 @@
+"""``/agent/ws``: the dashboard's live feed.
+
+The socket is accepted only from the service's own origin and for a valid session. The first
+frame the client sends is ``{"type": "resume", "after": <last seq seen or null>}``; from then on
+it gets every event after that sequence number, exactly once and in order, filtered to the queues
+the agent may see, as ``{"seq", "type", "at", "data"}``. Frames without ``seq`` are ephemeral
+(``welcome``, ``activity``, ``pong``, ``error``). The client may send ``viewing`` (a reference),
+``replying`` (true/false) and ``ping``; a frame the server cannot use is answered with an
+``error`` frame and the socket stays open.
+
+An idle socket holds one event-bus subscription (a small deque) and two small tasks, and no
+database session: the session is checked again when the agent's access changes (an
+``agent.access_changed`` event) and every couple of minutes, and the socket closes with 4401 once
+it no longer holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from agent_ui.views import presence
+from carecentre.activity import activity
+from carecentre.events import EventRecord, Subscription
+from carecentre.services import Services, services
+from carecentre.sessions import SignedIn, store
+from carecentre.settings import Settings
+from carecentre.tickets import get_by_reference
+from carecentre.web.session_layer import signed_in
+
+log = logging.getLogger(__name__)
+FIRST_FRAME_TIMEOUT = 15.0
+MAX_FRAME = 4096
+SIGNED_OUT = 4401
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Events without a queue that every agent may see; anything else without one is not forwarded.
+_QUEUELESS = frozenset({"presence.changed"})
+
+
+def _origin(scheme: str, host: str | None, port: int | None) -> str:
+    shown = "" if port is None or _DEFAULT_PORTS.get(scheme) == port else f":{port}"
+    return f"{scheme}://{host}{shown}"
+
+
+def own_origins(ws: WebSocket, settings: Settings) -> set[str]:
+    """The public URL's origin, and the origin of the host the browser connected to (a page
+    of another site that opens this socket sends its own origin, which matches neither)."""
+    public = urlsplit(settings.public_base)
+    origins = {_origin(public.scheme, public.hostname, public.port)}
+    host = ws.headers.get("host")
+    if host:
+        scheme = "https" if ws.url.scheme == "wss" else "http"
+        origins.add(f"{scheme}://{host}")
+    return origins
+
+
+class AgentSocket:
+    """One connected dashboard: what it may see, and a lock so frames never interleave."""
+
+    __slots__ = ("agent_id", "agent_name", "lock", "signed", "svc", "ws")
+
+    def __init__(self, ws: WebSocket, svc: Services, signed: SignedIn) -> None:
+        self.ws = ws
+        self.svc = svc
+        self.signed = signed
+        self.agent_id = signed.principal.agent_id
+        self.agent_name = signed.principal.name
+        self.lock = asyncio.Lock()
+
+    async def deliver(self, frame: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.ws.send_text(json.dumps(frame, separators=(",", ":")))
+
+    def accept(self, event: EventRecord) -> bool:
+        principal = self.signed.principal
+        if event.type == "agent.access_changed":
+            return bool(event.data.get("agent_id") == self.agent_id)
+        if event.queue_id is None:
+            return event.type in _QUEUELESS
+        if principal.can_see_queue(event.queue_id):
+            return True
+        # A ticket moved out of the agent's sight: they hear that it left, nothing more.
+        changed = event.data.get("changed")
+        moved_from = changed.get("from_queue_id") if isinstance(changed, dict) else None
+        return isinstance(moved_from, int) and principal.can_see_queue(moved_from)
+
+    def shown(self, event: EventRecord) -> dict[str, Any]:
+        frame = event.to_json()
+        if event.queue_id is not None and not self.signed.principal.can_see_queue(event.queue_id):
+            frame["type"] = "ticket.removed"
+            frame["data"] = {"reference": event.data.get("reference")}
+        return frame
+
+    async def still_signed_in(self) -> bool:
+        fresh = await store(self.svc).still_valid(self.signed)
+        if fresh is None:
+            return False
+        self.signed = fresh
+        await presence(self.svc).touch(self.agent_id)
+        return True
+
+    async def pump(self, subscription: Subscription) -> None:
+        """Send events as they come; check the session when told to and now and then."""
+        every = min(120.0, self.svc.settings.chat_presence_ttl / 2)
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
+        while True:
+            wait = max(0.0, every - (loop.time() - checked))
+            try:
+                event = await asyncio.wait_for(anext(subscription), wait)
+            except TimeoutError:
+                event = None
+            told = event is not None and event.type == "agent.access_changed"
+            # Busy or idle, the session is checked (and presence kept fresh) every so often.
+            if event is None or told or loop.time() - checked >= every:
+                if not await self.still_signed_in():
+                    await self.ws.close(SIGNED_OUT, "signed out")
+                    return
+                checked = loop.time()
+            if event is not None and not told:
+                await self.deliver(self.shown(event))
+
+    async def error(self, code: str, message: str) -> None:
+        await self.deliver({"type": "error", "code": code, "message": message})
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "ping":
+            await self.deliver({"type": "pong"})
+        elif kind == "viewing":
+            reference = frame.get("reference")
+            async with self.svc.db.read() as session:
+                ticket = (
+                    await get_by_reference(session, reference)
+                    if isinstance(reference, str)
+                    else None
+                )
+            if ticket is None or not self.signed.principal.can_see(ticket):
+                await self.error("not_found", "no such ticket")
+                return
+            await activity(self.svc).view(self, ticket.reference)
+        elif kind == "replying":
+            await activity(self.svc).replying(self, frame.get("active") is True)
+        elif kind == "leave":
+            await activity(self.svc).leave(self)
+        else:
+            await self.error("unknown_type", "send ping, viewing, replying or leave")
+
+    async def listen(self) -> None:
+        while True:
+            text = await self.ws.receive_text()
+            frame = _decode(text)
+            if frame is None:
+                await self.error("bad_frame", f"send a JSON object of at most {MAX_FRAME} bytes")
+                continue
+            await self.handle(frame)
+
+
+def _decode(text: str) -> dict[str, Any] | None:
+    if len(text) > MAX_FRAME:
+        return None
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def _resume_after(frame: dict[str, Any] | None) -> tuple[bool, int | None]:
+    if frame is None or frame.get("type") != "resume":
+        return False, None
+    after = frame.get("after")
+    if after is None:
+        return True, None
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 2**63:
+        return False, None
+    return True, after
+
+
+async def agent_socket(ws: WebSocket) -> None:
+    svc = services(ws)
+    signed = signed_in(ws.scope)
+    # Closing before accepting answers the handshake with 403.
+    if ws.headers.get("origin") not in own_origins(ws, svc.settings) or signed is None:
+        await ws.close(1008)
+        return
+    await ws.accept()
+    conn = AgentSocket(ws, svc, signed)
+    try:
+        try:
+            first = _decode(await asyncio.wait_for(ws.receive_text(), FIRST_FRAME_TIMEOUT))
+        except TimeoutError:
+            await ws.close(1008, "send resume first")
+            return
+        ok, after = _resume_after(first)
+        if not ok:
+            await conn.error("resume_first", 'send {"type": "resume", "after": <seq or null>}')
+            await ws.close(1008, "send resume first")
+            return
+        await conn.deliver(
+            {
+                "type": "welcome",
+                "data": {"agent_id": conn.agent_id, "name": conn.agent_name, "after": after},
+            }
+        )
+        async with svc.bus.subscribe(after, accept=conn.accept) as subscription:
+            # Events go out from one task; this one listens. When the pump closes the socket
+            # (signed out), listening ends with the disconnect.
+            pump = asyncio.create_task(conn.pump(subscription), name="agent-socket")
+            try:
+                await conn.listen()
+            finally:
+                pump.cancel()
+                try:
+                    await pump
+                except asyncio.CancelledError:
+                    pass
+                except Exception:  # the socket broke mid-send; nothing left to tell it
+                    log.debug("agent socket: sending stopped", exc_info=True)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await activity(svc).leave(conn)
+
+
+routes = [WebSocketRoute("/agent/ws", agent_socket)]

@@ -1,0 +1,249 @@
+"""The wallboard's numbers, per queue and in total, across every channel.
+
+- **waiting**: open tickets (new or open) not answered yet; **longest wait**: the oldest of them;
+- **at risk**: running SLA clocks past 80% of a target not met yet; **breached**: open tickets
+  with a target not met whose due time has passed;
+- **service level today**: of the first responses due or given today (the City's local day),
+  the share given within target; tickets no SLA policy covers are left out;
+- **received** and **handled** (resolved or closed) today, by channel;
+- each agent's presence (a stale ``available`` reads ``offline``), load (open tickets assigned)
+  and capacity.
+
+Every query reads a narrow range of an index: the open tickets, today's tickets, the running
+clocks. None grows with the years of closed tickets behind them (see ``bench/stats.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from carecentre.access import Principal
+from carecentre.auto_assign import capacities, loads
+from carecentre.contract import Channel
+from carecentre.models import Agent, AgentQueue, Queue, Ticket
+from carecentre.sessions_models import AgentPresence
+from carecentre.states import TicketStatus
+from carecentre.supervision_models import TicketSla
+
+WAITING = (TicketStatus.NEW, TicketStatus.OPEN)
+CHANNELS = tuple(c.value for c in Channel)
+
+
+@dataclass
+class Counts:
+    """One row of the board: a queue, a channel, or everything."""
+
+    waiting: int = 0
+    oldest_waiting_at: datetime | None = None
+    at_risk: int = 0
+    breached: int = 0
+    answered: int = 0  # first responses with a target, due or given today
+    in_target: int = 0
+    received: int = 0
+    handled: int = 0
+
+    @property
+    def service_level(self) -> float | None:
+        return round(100 * self.in_target / self.answered, 1) if self.answered else None
+
+    def add(self, other: Counts) -> None:
+        for name in ("waiting", "at_risk", "breached", "answered", "in_target"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.received += other.received
+        self.handled += other.handled
+        if other.oldest_waiting_at is not None and (
+            self.oldest_waiting_at is None or other.oldest_waiting_at < self.oldest_waiting_at
+        ):
+            self.oldest_waiting_at = other.oldest_waiting_at
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        oldest = self.oldest_waiting_at
+        return {
+            "waiting": self.waiting,
+            "longest_wait_seconds": int((now - oldest).total_seconds()) if oldest else 0,
+            "at_risk": self.at_risk,
+            "breached": self.breached,
+            "service_level": self.service_level,
+            "answered_today": self.answered,
+            "in_target_today": self.in_target,
+            "received_today": self.received,
+            "handled_today": self.handled,
+        }
+
+
+@dataclass
+class AgentRow:
+    id: int
+    name: str
+    presence: str
+    load: int
+    capacity: int
+
+
+@dataclass
+class Board:
+    at: datetime
+    since: datetime  # the City's midnight
+    queues: list[tuple[Queue, Counts]]
+    channels: dict[str, Counts]
+    total: Counts
+    agents: list[AgentRow] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        now = self.at
+        return {
+            "at": now.isoformat(),
+            "day": self.since.date().isoformat(),
+            "total": self.total.to_json(now),
+            "queues": [{"slug": q.slug, "name": q.name, **c.to_json(now)} for q, c in self.queues],
+            "channels": {name: c.to_json(now) for name, c in self.channels.items()},
+            "agents": [a.__dict__ for a in self.agents],
+        }
+
+
+def _name(channel: object) -> str:
+    return channel.value if isinstance(channel, Channel) else str(channel)
+
+
+def midnight(now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of ``now``'s local day in ``zone``."""
+    return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+
+
+async def build_board(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    fresh_for: float,
+    default_capacity: int,
+) -> Board:
+    """The board as the principal may see it (their queues, and agents who work in them)."""
+    since = midnight(now, zone)
+    queues = [q for q in await session.scalars(select(Queue).order_by(col(Queue.name)))]
+    visible = [q for q in queues if principal.can_see_queue(q.id)]
+    ids = [q.id or 0 for q in visible]
+    cells: dict[tuple[int, str], Counts] = defaultdict(Counts)
+    mine = col(Ticket.queue_id).in_(ids)
+
+    waiting = await session.execute(
+        select(Ticket.queue_id, Ticket.channel, func.count(), func.min(Ticket.created_at))
+        .where(col(Ticket.status).in_(WAITING), col(Ticket.first_response_at).is_(None), mine)
+        .group_by(col(Ticket.queue_id), col(Ticket.channel))
+    )
+    for queue_id, channel, count, oldest in waiting:
+        cell = cells[(queue_id, _name(channel))]
+        cell.waiting, cell.oldest_waiting_at = int(count), oldest
+
+    for column, name in ((Ticket.created_at, "received"), (None, "handled")):
+        where = (
+            col(Ticket.created_at) >= since
+            if column is not None
+            else or_(
+                col(Ticket.resolved_at) >= since,
+                and_(col(Ticket.resolved_at).is_(None), col(Ticket.closed_at) >= since),
+            )
+        )
+        rows = await session.execute(
+            select(Ticket.queue_id, Ticket.channel, func.count())
+            .where(where, mine)
+            .group_by(col(Ticket.queue_id), col(Ticket.channel))
+        )
+        for queue_id, channel, count in rows:
+            setattr(cells[(queue_id, _name(channel))], name, int(count))
+
+    in_target = func.sum(
+        case((col(Ticket.first_response_at) <= col(TicketSla.first_response_due_at), 1), else_=0)
+    )
+    answered = await session.execute(
+        select(Ticket.queue_id, Ticket.channel, func.count(), in_target)
+        .join(TicketSla, col(TicketSla.ticket_id) == col(Ticket.id))
+        .where(col(Ticket.first_response_at) >= since, mine)
+        .group_by(col(Ticket.queue_id), col(Ticket.channel))
+    )
+    for queue_id, channel, count, met in answered:
+        cell = cells[(queue_id, _name(channel))]
+        cell.answered, cell.in_target = int(count), int(met or 0)
+
+    await _clocks(session, cells, ids, now=now, since=since)
+    board = Board(now, since, [], {c: Counts() for c in CHANNELS}, Counts())
+    for queue in visible:
+        row = Counts()
+        for channel in CHANNELS:
+            found = cells.get((queue.id or 0, channel))
+            if found is not None:
+                row.add(found)
+                board.channels[channel].add(found)
+        board.queues.append((queue, row))
+        board.total.add(row)
+    board.agents = await _agents(session, principal, now, fresh_for, default_capacity)
+    return board
+
+
+async def _clocks(
+    session: AsyncSession,
+    cells: dict[tuple[int, str], Counts],
+    queue_ids: list[int],
+    *,
+    now: datetime,
+    since: datetime,
+) -> None:
+    """At risk, breached, and first responses due today but still missing (service level)."""
+    rows = await session.execute(
+        select(TicketSla, Ticket.channel, Ticket.first_response_at)
+        .join(Ticket, col(Ticket.id) == col(TicketSla.ticket_id))
+        .where(col(TicketSla.finished_at).is_(None), col(TicketSla.queue_id).in_(queue_ids))
+    )
+    for clock, channel, first_response_at in rows:
+        cell = cells[(clock.queue_id, _name(channel))]
+        targets = [(clock.resolution_risk_at, clock.resolution_due_at)]
+        if first_response_at is None:
+            targets.append((clock.first_response_risk_at, clock.first_response_due_at))
+            if since <= clock.first_response_due_at < now:
+                cell.answered += 1  # due today and missed: counts against the service level
+        if any(due <= now for _, due in targets):
+            cell.breached += 1
+        elif clock.paused_at is None and any(risk <= now for risk, _ in targets):
+            cell.at_risk += 1
+
+
+async def _agents(
+    session: AsyncSession, principal: Principal, now: datetime, fresh_for: float, default: int
+) -> list[AgentRow]:
+    agents = list(
+        await session.scalars(
+            select(Agent).where(col(Agent.active).is_(True)).order_by(col(Agent.name))
+        )
+    )
+    if principal.queue_ids is not None:
+        rows = await session.execute(
+            select(AgentQueue.agent_id).where(col(AgentQueue.queue_id).in_(principal.queue_ids))
+        )
+        shared = {agent_id for (agent_id,) in rows}
+        agents = [a for a in agents if a.id in shared]
+    ids = [a.id or 0 for a in agents]
+    presence_rows = await session.execute(
+        select(AgentPresence.agent_id, AgentPresence.status, AgentPresence.updated_at).where(
+            col(AgentPresence.agent_id).in_(ids)
+        )
+    )
+    fresh_since = now - timedelta(seconds=fresh_for)
+    presence = {
+        agent_id: status if status != "available" or updated >= fresh_since else "offline"
+        for agent_id, status, updated in presence_rows
+    }
+    load = await session.run_sync(lambda sync: loads(sync, ids))
+    room = await session.run_sync(lambda sync: capacities(sync, ids, default))
+    return [
+        AgentRow(i, a.name, presence.get(i, "offline"), load.get(i, 0), room[i])
+        for a, i in zip(agents, ids, strict=True)
+    ]
