@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,8 +75,11 @@ class AgentSocket:
         self.lock = asyncio.Lock()
 
     async def deliver(self, frame: dict[str, Any]) -> None:
+        await self.send(json.dumps(frame, separators=(",", ":")))
+
+    async def send(self, text: str) -> None:
         async with self.lock:
-            await self.ws.send_text(json.dumps(frame, separators=(",", ":")))
+            await self.ws.send_text(text)
 
     def accept(self, event: EventRecord) -> bool:
         principal = self.signed.principal
@@ -90,12 +94,15 @@ class AgentSocket:
         moved_from = changed.get("from_queue_id") if isinstance(changed, dict) else None
         return isinstance(moved_from, int) and principal.can_see_queue(moved_from)
 
-    def shown(self, event: EventRecord) -> dict[str, Any]:
+    def shown(self, event: EventRecord) -> str:
+        """The frame this agent gets for an event, as JSON text."""
+        if event.queue_id is None or self.signed.principal.can_see_queue(event.queue_id):
+            # The same text for every dashboard: encoded once, not once per socket.
+            return event.frame_text()
         frame = event.to_json()
-        if event.queue_id is not None and not self.signed.principal.can_see_queue(event.queue_id):
-            frame["type"] = "ticket.removed"
-            frame["data"] = {"reference": event.data.get("reference")}
-        return frame
+        frame["type"] = "ticket.removed"
+        frame["data"] = {"reference": event.data.get("reference")}
+        return json.dumps(frame, separators=(",", ":"))
 
     async def still_signed_in(self) -> bool:
         fresh = await store(self.svc).still_valid(self.signed)
@@ -109,11 +116,16 @@ class AgentSocket:
         """Send events as they come; check the session when told to and now and then."""
         every = min(120.0, self.svc.settings.chat_presence_ttl / 2)
         loop = asyncio.get_running_loop()
-        checked = loop.time()
+        # The first check comes a little early, at random: dashboards that connected together
+        # (after a restart) do not all check at the same moment ever after.
+        checked = loop.time() - random.uniform(0, every / 4)
         while True:
             wait = max(0.0, every - (loop.time() - checked))
             try:
-                event = await asyncio.wait_for(anext(subscription), wait)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps every wait in a
+                # task of its own, a cost paid per event per socket.
+                async with asyncio.timeout(wait):
+                    event = await anext(subscription)
             except TimeoutError:
                 event = None
             told = event is not None and event.type == "agent.access_changed"
@@ -124,7 +136,7 @@ class AgentSocket:
                     return
                 checked = loop.time()
             if event is not None and not told:
-                await self.deliver(self.shown(event))
+                await self.send(self.shown(event))
 
     async def error(self, code: str, message: str) -> None:
         await self.deliver({"type": "error", "code": code, "message": message})

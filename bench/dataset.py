@@ -264,10 +264,7 @@ class Generator:
         for position, at in enumerate(times):
             self.message_id += 1
             mid = self.message_id
-            if position == 0:
-                direction = "inbound"
-            else:
-                direction = words.pick(rng, LATER)
+            direction = "inbound" if position == 0 else words.pick(rng, LATER)
             author = None if direction == "inbound" else (assignee or 1)
             if direction == "inbound":
                 body = words.inbound(rng, topic, fr, channel, contact.name, position == 0)
@@ -408,7 +405,12 @@ def ensure_sqlite(shape: Shape, folder: Path | None = None) -> Path:
     wanted = {"shape": asdict(shape), "heads": list(heads())}
     if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return path
-    for old in (path, stamp, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+    for old in (
+        path,
+        stamp,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+    ):
         old.unlink(missing_ok=True)
     _progress(f"generating {shape.tickets} tickets x {shape.messages_per_ticket} messages")
     load_sqlite(path, shape)

@@ -15,12 +15,12 @@ FIRST_EN = (
     "Elizabeth", "William", "Susan", "Richard", "Jessica", "Joseph", "Sarah", "Thomas", "Karen",
     "Grace", "Emily", "Daniel", "Olivia", "Liam", "Noah", "Emma", "Ava", "Priya", "Wei", "Fatima",
     "Omar", "Ahmed", "Aisha", "Chen", "Raj", "Sofia", "Lucas", "Amara", "Kwame", "Nadia", "Ivan",
-)
+)  # fmt: skip
 FIRST_FR = (
     "Marie", "Jean", "Pierre", "Louise", "Sophie", "Luc", "Isabelle", "François", "Julie",
     "Mathieu", "Catherine", "Étienne", "Geneviève", "Benoît", "Chantal", "Denis", "Hélène",
     "Martin", "Nathalie", "Sylvie", "Gaston", "Josée", "Réjean", "Mélanie", "Éric", "Annie",
-)
+)  # fmt: skip
 LAST = (
     "Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin",
     "Gagné", "Ouellet", "Pelletier", "Bélanger", "Lévesque", "Bergeron", "Leblanc", "Paquette",
@@ -178,9 +178,9 @@ _ASK_FR = (
     "Pourriez-vous me rappeler?", "Que peut-on faire?",
 )  # fmt: skip
 _FOLLOW_EN = ("Any news on this?", "It is still not fixed.", "Thanks, that worked.",
-              "I sent a photo earlier today.", "Still waiting for someone to come by.")
+              "I sent a photo earlier today.", "Still waiting for someone to come by.")  # fmt: skip
 _FOLLOW_FR = ("Des nouvelles?", "Ce n'est toujours pas réglé.", "Merci, ça a fonctionné.",
-              "Toujours en attente.")
+              "Toujours en attente.")  # fmt: skip
 _REPLY_EN = (
     "Thank you for contacting the City. Your request {ref} has been sent to {team}.",
     "We have created a work order for the crew; they usually attend within five business days.",

@@ -132,7 +132,8 @@ async def running(
                 task = asyncio.create_task(svc.dispatcher.run_forever(), name="outbox")
                 stack.push_async_callback(_cancel, task)
             if settings.run_supervision:
-                for job in (supervision.run_sla_watcher(), supervision.run_assigner()):
+                jobs = (supervision.run_sla_watcher(), supervision.run_assigner())
+                for job in (*jobs, supervision.run_reporter()):
                     stack.push_async_callback(_cancel, asyncio.create_task(job))
             yield svc
     finally:

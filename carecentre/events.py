@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -47,9 +48,19 @@ class EventRecord:
     data: dict[str, Any]
     ticket_id: int | None = None
     queue_id: int | None = None
+    _text: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "data": self.data}
+
+    def frame_text(self) -> str:
+        """:meth:`to_json` as JSON text, encoded once however many sockets send it."""
+        if self._text is None:
+            text = json.dumps(self.to_json(), separators=(",", ":"))
+            # The one field set after construction: a cache, invisible to comparison.
+            object.__setattr__(self, "_text", text)
+            return text
+        return self._text
 
     @classmethod
     def from_row(cls, row: Event) -> EventRecord:
@@ -111,7 +122,7 @@ async def record(
     )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscription:
     """An async iterator of events after ``last``, each exactly once, in order."""
 
@@ -120,7 +131,9 @@ class Subscription:
     accept: Callable[[EventRecord], bool] | None = None
     catching_up: bool = True
     queue: deque[EventRecord] = field(default_factory=deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Only while the reader waits for a live event. A bare future rather than an asyncio.Event:
+    # thousands of idle dashboards each hold a subscription, and an Event holds a deque too.
+    waiter: asyncio.Future[None] | None = None
 
     def __aiter__(self) -> Subscription:
         return self
@@ -140,8 +153,11 @@ class Subscription:
                 self.queue.extend(rows)
                 continue
             else:
-                self.wake.clear()
-                await self.wake.wait()
+                self.waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self.waiter
+                finally:
+                    self.waiter = None
                 continue
             if event.seq <= self.last:
                 continue
@@ -157,7 +173,8 @@ class Subscription:
             self.catching_up = True
         else:
             self.queue.append(event)
-        self.wake.set()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
 
 class EventBus:

@@ -83,6 +83,33 @@ def _retryable(error: DBAPIError) -> bool:
     return code in _RETRY_SQLSTATES
 
 
+def _raw_row(
+    channel: Channel,
+    payload: bytes,
+    content_type: str,
+    kind: str,
+    meta: Mapping[str, Any] | None,
+) -> RawInbound:
+    return RawInbound(
+        channel=channel,
+        kind=kind,
+        content_type=content_type[:255],
+        payload=payload,
+        meta=dict(meta or {}),
+    )
+
+
+def _insert(session: Session, row: RawInbound) -> int:
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id
+
+
+def _internal(error: BaseException) -> str:
+    return f"internal error: {type(error).__name__}: {error}"
+
+
 def _subject(message: InboundMessage) -> str:
     if message.subject and message.subject.strip():
         return " ".join(message.subject.split())[:500]
@@ -134,22 +161,9 @@ class Pipeline:
         kind: str = "message",
         meta: Mapping[str, Any] | None = None,
     ) -> int:
-        """Keep the payload exactly as received; committed before parsing starts."""
-        raw = RawInbound(
-            channel=channel,
-            kind=kind,
-            content_type=content_type[:255],
-            payload=payload,
-            meta=dict(meta or {}),
-        )
-
-        def store(session: Session) -> int:
-            session.add(raw)
-            session.flush()
-            assert raw.id is not None
-            return raw.id
-
-        return await self.db.run_write(store)
+        """Keep the payload exactly as received; committed before anything else happens."""
+        raw = _raw_row(channel, payload, content_type, kind, meta)
+        return await self.db.run_write(lambda session: _insert(session, raw))
 
     async def receive(
         self,
@@ -161,10 +175,93 @@ class Pipeline:
         meta: Mapping[str, Any] | None = None,
     ) -> Received:
         """Store, parse and ingest one payload. Parse errors are kept, never raised."""
-        raw_id = await self.store_raw(
-            channel, payload, content_type=content_type, kind=kind, meta=meta
+        meta = dict(meta or {})
+        parser = self.parsers.get((channel, kind))
+        try:
+            if parser is None:
+                raise ParseError(f"no parser for {channel.value}/{kind}")
+            message = parser(payload, meta)
+        except ParseError as error:
+            return await self.keep_unparsed(
+                channel, payload, str(error), content_type=content_type, kind=kind, meta=meta
+            )
+        except Exception as error:
+            # A parser bug must not lose the resident's message: stored, marked, replayable.
+            log.exception("inbound %s/%s: the parser failed", channel.value, kind)
+            return await self.keep_unparsed(
+                channel, payload, _internal(error), content_type=content_type, kind=kind, meta=meta
+            )
+        return await self.receive_message(
+            channel, payload, message, content_type=content_type, kind=kind, meta=meta
         )
-        return await self._process(raw_id, channel, kind, payload, dict(meta or {}))
+
+    async def keep_unparsed(
+        self,
+        channel: Channel,
+        payload: bytes,
+        error: str,
+        *,
+        content_type: str,
+        kind: str = "message",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Received:
+        """Store a payload that could not be parsed, with why, for a supervisor to see and
+        ``carecentre replay`` to run again after a fix."""
+        raw = _raw_row(channel, payload, content_type, kind, meta)
+        raw.status, raw.error, raw.attempts = "failed", error[:2000], 1
+        raw.processed_at = utcnow()
+        raw_id = await self.db.run_write(lambda session: _insert(session, raw))
+        self.metrics.raw_failed.labels(channel.value).inc()
+        log.warning("inbound %s/%s #%d kept unparsed: %s", channel.value, kind, raw_id, error)
+        return Received(raw_id, error=error)
+
+    async def receive_message(
+        self,
+        channel: Channel,
+        payload: bytes,
+        message: InboundMessage,
+        *,
+        content_type: str,
+        kind: str = "message",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Received:
+        """Store the payload and ingest its parsed message in ONE unit of work: the raw row is
+        committed with the ticket, or alone (marked failed) when ingesting fails, so nothing is
+        lost, and a message costs one commit instead of two."""
+        raw = _raw_row(channel, payload, content_type, kind, meta)
+        try:
+            prepared = await self._prepare(message)
+        except (ParseError, InvalidAddress) as error:
+            return await self.keep_unparsed(
+                channel, payload, str(error), content_type=content_type, kind=kind, meta=meta
+            )
+
+        def job(session: Session) -> tuple[int, IngestResult | None, BaseException | None]:
+            raw_id = _insert(session, raw)
+            try:
+                with session.begin_nested():
+                    return raw_id, self._ingest(session, message, *prepared, raw_id), None
+            except DBAPIError as race:
+                if _retryable(race):
+                    return raw_id, None, race
+                raise
+            except Exception as bug:
+                raw.status, raw.error = "failed", _internal(bug)[:2000]
+                raw.attempts, raw.processed_at = 1, utcnow()
+                return raw_id, None, bug
+
+        raw_id, result, problem = await self.db.run_write(job)
+        if result is not None:
+            self._after(message, result)
+            return Received(raw_id, result=result)
+        if isinstance(problem, DBAPIError):
+            # A concurrent writer won a race (PostgreSQL); the raw row is stored: go round again.
+            return Received(raw_id, result=await self.ingest(message, raw_id=raw_id))
+        log.error(
+            "inbound %s #%d kept after an internal error", channel.value, raw_id, exc_info=problem
+        )
+        self.metrics.raw_failed.labels(channel.value).inc()
+        return Received(raw_id, error=_internal(problem) if problem else "internal error")
 
     async def replay(self, raw_id: int) -> Received:
         """Parse and ingest a stored payload again (after a parser fix). Idempotent."""
@@ -230,8 +327,11 @@ class Pipeline:
 
         await self.db.run_write(mark)
 
-    async def ingest(self, message: InboundMessage, *, raw_id: int | None = None) -> IngestResult:
-        """Turn one normalized message into ticket state. Idempotent on (channel, external id)."""
+    async def _prepare(
+        self, message: InboundMessage
+    ) -> tuple[str, list[tuple[Any, tuple[str, int] | None]]]:
+        """Checks and file writes done before the transaction: the normalized sender, and the
+        attachments' bytes written (content-addressed, so a rolled-back write is harmless)."""
         address = normalize(message.identity_kind, message.sender, region=self.region)
         if not message.external_id or len(message.external_id) > 500:
             raise ParseError("the provider's message id is missing or longer than 500 characters")
@@ -239,6 +339,20 @@ class Pipeline:
             (attachment, await self.store.put(attachment.data) if attachment.data else None)
             for attachment in message.attachments
         ]
+        return address, stored
+
+    def _after(self, message: InboundMessage, result: IngestResult) -> None:
+        self.metrics.ingested.labels(
+            message.channel.value, "duplicate" if result.duplicate else "stored"
+        ).inc()
+        if not result.duplicate:
+            self.bus.notify()
+        if result.acknowledged and self.on_queued is not None:
+            self.on_queued()
+
+    async def ingest(self, message: InboundMessage, *, raw_id: int | None = None) -> IngestResult:
+        """Turn one normalized message into ticket state. Idempotent on (channel, external id)."""
+        address, stored = await self._prepare(message)
         for attempt in range(1, _MAX_TRIES + 1):
             try:
                 result = await self.db.run_write(
@@ -249,13 +363,7 @@ class Pipeline:
                     raise
                 await asyncio.sleep(0.005 * attempt)
                 continue
-            self.metrics.ingested.labels(
-                message.channel.value, "duplicate" if result.duplicate else "stored"
-            ).inc()
-            if not result.duplicate:
-                self.bus.notify()
-            if result.acknowledged and self.on_queued is not None:
-                self.on_queued()
+            self._after(message, result)
             return result
         raise AssertionError("unreachable")
 

@@ -124,6 +124,8 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_ticket_contact_channel", "contact_id", "channel", "id"),
         sa.Index("ix_ticket_status_due", "status", "due_at"),
+        # The queue's order: tickets with a due time by it, then the others (ticket_search).
+        sa.Index("ix_ticket_due", "due_at", "id"),
     )
 
     id: int | None = _pk()

@@ -15,9 +15,9 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -248,6 +248,40 @@ async def set_delivery(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    item_id: int
+    channel: Channel
+    outbound: OutboundMessage
+
+
+def _outbound(session: Session, item: OutboxItem, message: Message) -> OutboundMessage:
+    """Everything the sender needs, read while the item is claimed (senders never query)."""
+    ticket = session.get_one(Ticket, message.ticket_id)
+    contact = session.get_one(Contact, ticket.contact_id)
+    keys = session.scalars(
+        select(ThreadKey.key)
+        .where(ThreadKey.ticket_id == ticket.id)
+        .order_by(col(ThreadKey.created_at))
+    )
+    assert message.id is not None
+    return OutboundMessage(
+        message_id=message.id,
+        channel=message.channel,
+        to=message.address or "",
+        body_text=message.body_text,
+        body_html=message.body_html,
+        subject=message.subject or ticket.subject,
+        ticket_reference=ticket.reference,
+        attempt=item.attempts,
+        contact_name=contact.name,
+        language=contact.language or ticket.language,
+        automatic=message.automatic,
+        thread_keys=tuple(keys),
+        metadata={"kind": message.kind},
+    )
+
+
 class Dispatcher:
     """Hands due outbox items to their channel's sender and records what happened."""
 
@@ -274,6 +308,7 @@ class Dispatcher:
         self.batch = batch
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
+        self._next_stale_check = datetime.min.replace(tzinfo=UTC)
 
     def notify(self) -> None:
         """A reply was queued: look now rather than at the next poll."""
@@ -292,11 +327,22 @@ class Dispatcher:
             await wait_event(self._wake, self.poll_interval)
 
     async def run_once(self) -> int:
-        """One pass: claim what is due, send it, record outcomes. Returns how many were handled."""
-        await self._expire_stale_leases()
-        claimed = await self._claim()
+        """One pass: claim what is due, send it, record outcomes. Returns how many were handled.
+
+        The database work runs as plain functions on the writer (one thread hop per step, and on
+        SQLite committed together with whatever else is writing), so a reply costs two short
+        units of work around the provider's call.
+        """
+        now = utcnow()
+        if now >= self._next_stale_check:
+            # Leases are minutes long; looking for dead workers' items every pass is waste.
+            self._next_stale_check = now + min(self.lease / 4, timedelta(seconds=30))
+            if await self.db.run_write(lambda session: self._expire_stale(session, now)):
+                self.bus.notify()
+        claimed = await self.db.run_write(lambda session: self._claim(session, now))
         if claimed:
-            await asyncio.gather(*(self._deliver(item_id) for item_id in claimed))
+            self.bus.notify()
+            await asyncio.gather(*(self._deliver(item) for item in claimed))
         return len(claimed)
 
     async def pending_count(self) -> int:
@@ -307,177 +353,139 @@ class Dispatcher:
         self.metrics.outbox_pending.set(count or 0)
         return int(count or 0)
 
-    async def _claim(self) -> list[int]:
-        now = utcnow()
-        async with self.db.write() as session:
-            due = (
-                select(OutboxItem.id)
-                .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
-                .order_by(col(OutboxItem.next_attempt_at))
-                .limit(self.batch)
-            )
-            if self.db.is_postgres:
-                # Several workers: each claims different rows, none waits for another.
-                due = due.with_for_update(skip_locked=True)
-            ids = list(await session.scalars(due))
-            if not ids:
-                return []
-            await session.execute(
-                update(OutboxItem)
-                .where(col(OutboxItem.id).in_(ids))
-                .values(
-                    state="sending",
-                    attempts=OutboxItem.attempts + 1,
-                    locked_until=now + self.lease,
-                    updated_at=now,
-                )
-            )
-            messages = await session.scalars(
-                select(Message)
-                .join(OutboxItem, col(OutboxItem.message_id) == col(Message.id))
-                .where(col(OutboxItem.id).in_(ids))
-            )
-            for message in messages:
-                await set_delivery(session, message, DeliveryStatus.SENDING)
-        self.bus.notify()
-        return ids
+    def _claim(self, session: Session, now: datetime) -> list[_Claimed]:
+        due = (
+            select(OutboxItem)
+            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+            .order_by(col(OutboxItem.next_attempt_at))
+            .limit(self.batch)
+        )
+        if self.db.is_postgres:
+            # Several workers: each claims different rows, none waits for another.
+            due = due.with_for_update(skip_locked=True)
+        items = list(session.scalars(due))
+        claimed = []
+        for item in items:
+            item.state = "sending"
+            item.attempts += 1
+            item.locked_until = now + self.lease
+            item.updated_at = now
+            message = session.get_one(Message, item.message_id)
+            delivery.set_delivery(session, message, DeliveryStatus.SENDING)
+            assert item.id is not None
+            claimed.append(_Claimed(item.id, item.channel, _outbound(session, item, message)))
+        return claimed
 
-    async def _expire_stale_leases(self) -> None:
+    def _expire_stale(self, session: Session, now: datetime) -> int:
         """An item left 'sending' by a worker that died may or may not have gone out. Sending it
         again could reach the resident twice, so it is marked failed for an agent to check."""
-        now = utcnow()
-        async with self.db.write() as session:
-            query = select(OutboxItem).where(
-                OutboxItem.state == "sending", col(OutboxItem.locked_until) < now
+        query = select(OutboxItem).where(
+            OutboxItem.state == "sending", col(OutboxItem.locked_until) < now
+        )
+        if self.db.is_postgres:
+            # A row locked by a worker recording its outcome right now is not stale; and two
+            # workers expiring at once must not both mark (and announce) the same item.
+            query = query.with_for_update(skip_locked=True)
+        stale = list(session.scalars(query))
+        for item in stale:
+            item.state = "failed"
+            item.last_error = "the sending worker stopped mid-send; delivery unknown"
+            message = session.get_one(Message, item.message_id)
+            delivery.set_delivery(
+                session,
+                message,
+                DeliveryStatus.FAILED,
+                error="Sending was interrupted; it may not have been delivered. "
+                "Check with the resident before sending again.",
             )
-            if self.db.is_postgres:
-                # A row locked by a worker recording its outcome right now is not stale; and two
-                # workers expiring at once must not both mark (and announce) the same item.
-                query = query.with_for_update(skip_locked=True)
-            stale = list(await session.scalars(query))
-            for item in stale:
-                item.state = "failed"
-                item.last_error = "the sending worker stopped mid-send; delivery unknown"
-                message = await session.get_one(Message, item.message_id)
-                await set_delivery(
-                    session,
-                    message,
-                    DeliveryStatus.FAILED,
-                    error="Sending was interrupted; it may not have been delivered. "
-                    "Check with the resident before sending again.",
-                )
-        if stale:
-            self.bus.notify()
+        return len(stale)
 
-    async def _outbound(self, session: AsyncSession, item: OutboxItem) -> OutboundMessage:
-        message = await session.get_one(Message, item.message_id)
-        ticket = await session.get_one(Ticket, message.ticket_id)
-        contact = await session.get_one(Contact, ticket.contact_id)
-        keys = await session.scalars(
-            select(ThreadKey.key)
-            .where(ThreadKey.ticket_id == ticket.id)
-            .order_by(col(ThreadKey.created_at))
-        )
-        assert message.id is not None
-        return OutboundMessage(
-            message_id=message.id,
-            channel=message.channel,
-            to=message.address or "",
-            body_text=message.body_text,
-            body_html=message.body_html,
-            subject=message.subject or ticket.subject,
-            ticket_reference=ticket.reference,
-            attempt=item.attempts,
-            contact_name=contact.name,
-            language=contact.language or ticket.language,
-            automatic=message.automatic,
-            thread_keys=tuple(keys),
-            metadata={"kind": message.kind},
-        )
-
-    async def _deliver(self, item_id: int) -> None:
-        async with self.db.read() as session:
-            item = await session.get_one(OutboxItem, item_id)
-            outbound = await self._outbound(session, item)
-        sender = self.senders.get(item.channel)
+    async def _deliver(self, claimed: _Claimed) -> None:
+        sender = self.senders.get(claimed.channel)
         result: SendResult | None = None
         error: SendError | None = None
         if sender is None:
-            error = TransientSendError(f"no sender is configured for {item.channel.value}")
+            error = TransientSendError(f"no sender is configured for {claimed.channel.value}")
         else:
             try:
-                result = await sender.send(outbound)
+                result = await sender.send(claimed.outbound)
             except SendError as exc:
                 error = exc
             except Exception as exc:
                 # A sender bug: whether anything left is unknown, so never retried blindly.
-                log.exception("outbox: the %s sender failed unexpectedly", item.channel.value)
+                log.exception("outbox: the %s sender failed unexpectedly", claimed.channel.value)
                 error = PermanentSendError(
-                    f"internal error in the {item.channel.value} sender: {exc}"
+                    f"internal error in the {claimed.channel.value} sender: {exc}"
                 )
-        await self._record(item_id, result, error)
-
-    async def _record(
-        self, item_id: int, result: SendResult | None, error: SendError | None
-    ) -> None:
-        now = utcnow()
-        async with self.db.write() as session:
-            query = select(OutboxItem).where(OutboxItem.id == item_id)
-            if self.db.is_postgres:
-                query = query.with_for_update()
-            item = (await session.scalars(query)).one()
-            message = await session.get_one(Message, item.message_id)
-            channel = item.channel.value
-            if item.state != "sending":
-                # The send outlived its lease and another pass already marked it failed for an
-                # agent to check. That verdict stands (failed never becomes sent again), but what
-                # the provider answered is kept so its delivery callbacks and replies still match.
-                log.warning(
-                    "outbox: message %s finished after its lease expired (%s); left %s",
-                    message.id,
-                    "sent" if result is not None else "not sent",
-                    item.state,
-                )
-                if result is not None:
-                    if result.provider_id and message.external_id is None:
-                        message.external_id = result.provider_id
-                    await session.run_sync(register_keys, message.ticket_id, result.thread_keys)
-                return
-            item.updated_at = now
-            item.locked_until = None
-            if result is not None:
-                item.state = "done"
-                item.last_error = None
-                if result.provider_id:
-                    message.external_id = result.provider_id
-                # An error kept from an earlier, retried attempt no longer describes the message.
-                message.delivery_error = None
-                message.delivery_code = None
-                status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
-                await set_delivery(session, message, status)
-                await session.run_sync(register_keys, message.ticket_id, result.thread_keys)
-                self.metrics.outbox.labels(channel, "sent").inc()
-            elif isinstance(error, TransientSendError) and not self._expired(item, now):
-                item.state = "pending"
-                item.last_error = error.reason[:2000]
-                item.next_attempt_at = now + timedelta(seconds=self.backoff.delay(item.attempts))
-                await set_delivery(session, message, DeliveryStatus.QUEUED, error=error.reason)
-                self.metrics.outbox.labels(channel, "retry").inc()
-            else:
-                assert error is not None
-                item.state = "failed"
-                item.last_error = error.reason[:2000]
-                reason = error.reason
-                if isinstance(error, TransientSendError):
-                    reason = f"gave up after {item.attempts} attempts: {error.reason}"
-                if isinstance(error, RecipientOptedOut) and message.address:
-                    await session.run_sync(delivery.mark_opted_out, message.address)
-                await set_delivery(
-                    session, message, DeliveryStatus.FAILED, error=reason, code=error.code
-                )
-                self.metrics.outbox.labels(channel, "failed").inc()
-                log.warning("outbox: message %s failed: %s", message.id, reason)
+        outcome = await self.db.run_write(
+            lambda session: self._record(session, claimed.item_id, result, error, utcnow())
+        )
+        if outcome:
+            self.metrics.outbox.labels(claimed.channel.value, outcome).inc()
         self.bus.notify()
+
+    def _record(
+        self,
+        session: Session,
+        item_id: int,
+        result: SendResult | None,
+        error: SendError | None,
+        now: datetime,
+    ) -> str | None:
+        """Record a send's outcome; returns "sent", "retry" or "failed" (None: lease lost)."""
+        query = select(OutboxItem).where(OutboxItem.id == item_id)
+        if self.db.is_postgres:
+            query = query.with_for_update()
+        item = session.scalars(query).one()
+        message = session.get_one(Message, item.message_id)
+        if item.state != "sending":
+            # The send outlived its lease and another pass already marked it failed for an
+            # agent to check. That verdict stands (failed never becomes sent again), but what
+            # the provider answered is kept so its delivery callbacks and replies still match.
+            log.warning(
+                "outbox: message %s finished after its lease expired (%s); left %s",
+                message.id,
+                "sent" if result is not None else "not sent",
+                item.state,
+            )
+            if result is not None:
+                if result.provider_id and message.external_id is None:
+                    message.external_id = result.provider_id
+                register_keys(session, message.ticket_id, result.thread_keys)
+            return None
+        item.updated_at = now
+        item.locked_until = None
+        if result is not None:
+            item.state = "done"
+            item.last_error = None
+            if result.provider_id:
+                message.external_id = result.provider_id
+            # An error kept from an earlier, retried attempt no longer describes the message.
+            message.delivery_error = None
+            message.delivery_code = None
+            status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
+            delivery.set_delivery(session, message, status)
+            register_keys(session, message.ticket_id, result.thread_keys)
+            return "sent"
+        assert error is not None
+        if isinstance(error, TransientSendError) and not self._expired(item, now):
+            item.state = "pending"
+            item.last_error = error.reason[:2000]
+            item.next_attempt_at = now + timedelta(seconds=self.backoff.delay(item.attempts))
+            delivery.set_delivery(session, message, DeliveryStatus.QUEUED, error=error.reason)
+            return "retry"
+        item.state = "failed"
+        item.last_error = error.reason[:2000]
+        reason = error.reason
+        if isinstance(error, TransientSendError):
+            reason = f"gave up after {item.attempts} attempts: {error.reason}"
+        if isinstance(error, RecipientOptedOut) and message.address:
+            delivery.mark_opted_out(session, message.address)
+        delivery.set_delivery(
+            session, message, DeliveryStatus.FAILED, error=reason, code=error.code
+        )
+        log.warning("outbox: message %s failed: %s", message.id, reason)
+        return "failed"
 
     def _expired(self, item: OutboxItem, now: datetime) -> bool:
         return now - item.created_at > self.give_up_after

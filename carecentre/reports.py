@@ -2,9 +2,10 @@
 response and to resolution (median and 90th percentile, in elapsed hours), SLA compliance,
 the backlog at the end of each day, and the busiest hours of the day.
 
-The backlog is counted back from today's open tickets: the backlog at the end of a day is what is
-open now, less what arrived since, plus what was resolved or closed since. Everything else counts
-the tickets created in the range. The queries are in :mod:`carecentre.report_queries`.
+Every figure is added up from each day's (:mod:`carecentre.report_days`), kept in the background
+for past days and computed for today. The backlog is counted back from today's open tickets: at
+the end of a day it is what is open now, less what arrived since, plus what was resolved or
+closed since. Everything else counts the tickets created in the range.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,14 +24,7 @@ from sqlmodel import col, select
 from carecentre.access import Principal
 from carecentre.contract import Channel
 from carecentre.models import Queue
-from carecentre.report_queries import (
-    Scope,
-    compliance,
-    durations,
-    hourly,
-    open_now,
-    split,
-)
+from carecentre.report_days import Cells, compute_day, load_days, open_now, percentile
 
 MAX_DAYS = 731
 
@@ -77,6 +71,9 @@ class ReportRequest:
         return cls(first, last, params.get("queue") or None, found)
 
 
+Stat = tuple[int, float | None, float | None]  # count, median and 90th percentile (seconds)
+
+
 @dataclass
 class Report:
     request: ReportRequest
@@ -85,7 +82,7 @@ class Report:
     volume: dict[date, int]
     by_queue: Counter[str]
     by_channel: Counter[str]
-    times: dict[str, dict[tuple[str, str], tuple[int, float | None, float | None]]]
+    times: dict[str, dict[tuple[str, str], Stat]]
     sla: dict[tuple[str, str], list[int]]
     backlog: dict[date, int]
     hours: list[int]  # tickets per local hour of the day, 0-23, over the range
@@ -100,7 +97,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         def times(name: str) -> dict[str, Any]:
             return {
-                self.label(key) if key[0] != "" else "total": {
+                self.label(key): {
                     "count": count,
                     "median_hours": _hours(median),
                     "p90_hours": _hours(p90),
@@ -151,12 +148,17 @@ def _share(met: int, missed: int) -> dict[str, Any]:
     return {"met": met, "missed": missed, "percent": round(100 * met / total, 1) if total else None}
 
 
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
-
-
-def _local_hour(bucket: str, zone: ZoneInfo) -> datetime:
-    return datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(zone)
+async def _days(
+    session: AsyncSession, first: date, today: date, zone: ZoneInfo, now: datetime
+) -> dict[date, Cells]:
+    """Every day's figures from ``first`` to today: kept ones, the others computed now."""
+    days = await load_days(session, first, today - timedelta(days=1))
+    day = first
+    while day <= today:
+        if day not in days or day == today:
+            days[day] = await compute_day(session, day, zone, now)
+        day += timedelta(days=1)
+    return days
 
 
 async def build_report(
@@ -169,73 +171,88 @@ async def build_report(
 ) -> Report:
     """The report over the queues the principal may see. Raises :class:`InvalidReport`."""
     queues = {q.id or 0: q for q in await session.scalars(select(Queue).order_by(col(Queue.name)))}
-    visible = tuple(i for i in queues if principal.can_see_queue(i))
+    visible = {i for i in queues if principal.can_see_queue(i)}
     if request.queue is not None:
-        chosen = [i for i in visible if queues[i].slug == request.queue]
-        if not chosen:
+        visible = {i for i in visible if queues[i].slug == request.queue}
+        if not visible:
             raise InvalidReport("queue", f"there is no queue {request.queue!r}")
-        visible = tuple(chosen)
-    start = _local_midnight(request.first, zone)
-    end = _local_midnight(request.last + timedelta(days=1), zone)
-    restrict = None if request.queue is None and principal.queue_ids is None else visible
     channel = request.channel.value if request.channel else None
-    scope = Scope(start, end, now, restrict, channel)
-    until = max(end, now)
-
-    created = await hourly(session, scope, "created_at", until=until)
-    resolved = await hourly(session, scope, "resolved_at", until=until)
-    closed = await hourly(
-        session, scope, "closed_at", until=until, extra=" AND resolved_at IS NULL"
-    )
+    today = now.astimezone(zone).date()
     days = [
         request.first + timedelta(days=n) for n in range((request.last - request.first).days + 1)
     ]
+    figures = await _days(session, request.first, max(today, request.last), zone, now)
+
     volume: Counter[date] = Counter()
     hours = [0] * 24
-    arrived_after: Counter[date] = Counter()  # created after the end of each day, until now
-    finished_after: Counter[date] = Counter()
-    for bucket, count in created.items():
-        local = _local_hour(bucket, zone)
-        if local.date() <= request.last:
-            volume[local.date()] += count
-            hours[local.hour] += count
-        arrived_after[local.date()] += count
-    for source in (resolved, closed):
-        for bucket, count in source.items():
-            finished_after[_local_hour(bucket, zone).date()] += count
-    backlog: dict[date, int] = {}
-    still_open = await open_now(session, scope)
-    # Walking back from today: at the end of day d, what is open now, less what arrived after
-    # d, plus what finished after d.
-    later_days = sorted(set(arrived_after) | set(finished_after), reverse=True)
-    for day in sorted(days, reverse=True):
-        arrived = sum(arrived_after[d] for d in later_days if d > day)
-        finished = sum(finished_after[d] for d in later_days if d > day)
-        backlog[day] = max(still_open - arrived + finished, 0)
-
     by_queue: Counter[str] = Counter()
     by_channel: Counter[str] = Counter()
-    for queue_id, name, count in await split(session, scope):
-        by_queue[queues[queue_id].slug if queue_id in queues else str(queue_id)] += count
-        by_channel[name] += count
+    arrived: Counter[date] = Counter()
+    finished: Counter[date] = Counter()
+    per_cell: dict[str, dict[tuple[int, str], Counter[int]]] = {
+        "first_response": {},
+        "resolution": {},
+    }
     sla: dict[tuple[str, str], list[int]] = {}
-    for queue_id, name, *values in await compliance(session, scope):
-        for key in (("queue", str(queue_id)), ("channel", name), ("", "")):
-            totals = sla.setdefault(key, [0, 0, 0, 0])
-            for index, value in enumerate(values):
-                totals[index] += value
+    for day, cells in figures.items():
+        for (queue_id, name), cell in cells.items():
+            if queue_id not in visible or (channel is not None and name != channel):
+                continue
+            arrived[day] += cell.created
+            finished[day] += cell.finished
+            if not request.first <= day <= request.last:
+                continue
+            volume[day] += cell.created
+            by_queue[queues[queue_id].slug if queue_id in queues else str(queue_id)] += cell.created
+            by_channel[name] += cell.created
+            for hour, count in cell.hours.items():
+                hours[hour] += count
+            for measure, histogram in (
+                ("first_response", cell.first_response),
+                ("resolution", cell.resolution),
+            ):
+                per_cell[measure].setdefault((queue_id, name), Counter()).update(histogram)
+            for key in (("queue", str(queue_id)), ("channel", name), ("", "")):
+                totals = sla.setdefault(key, [0, 0, 0, 0])
+                for index, value in enumerate(cell.sla):
+                    totals[index] += value
+    for key in [k for k, v in sla.items() if not any(v)]:
+        del sla[key]
+    by_queue, by_channel = +by_queue, +by_channel  # without the zeros
+    still_open = await open_now(session, visible, channel)
+    backlog = _backlog(days, still_open, arrived, finished)
+    times = {measure: _percentiles(cells) for measure, cells in per_cell.items()}
     return Report(
-        request,
-        queues,
-        days,
-        dict(volume),
-        by_queue,
-        by_channel,
-        await durations(session, scope),
-        sla,
-        backlog,
-        hours,
+        request, queues, days, dict(volume), by_queue, by_channel, times, sla, backlog, hours
     )
+
+
+def _backlog(
+    days: list[date], still_open: int, arrived: Counter[date], finished: Counter[date]
+) -> dict[date, int]:
+    """Open at the end of each day: what is open now, less what arrived after that day, plus
+    what was resolved or closed after it."""
+    backlog: dict[date, int] = {}
+    later_arrived = later_finished = 0
+    every = sorted(set(arrived) | set(finished) | set(days), reverse=True)
+    for day in every:
+        if day in days:
+            backlog[day] = max(still_open - later_arrived + later_finished, 0)
+        later_arrived += arrived[day]
+        later_finished += finished[day]
+    return backlog
+
+
+def _percentiles(cells: dict[tuple[int, str], Counter[int]]) -> dict[tuple[str, str], Stat]:
+    groups: dict[tuple[str, str], Counter[int]] = {("", ""): Counter()}
+    for (queue_id, name), histogram in cells.items():
+        for key in (("queue", str(queue_id)), ("channel", name), ("", "")):
+            groups.setdefault(key, Counter()).update(histogram)
+    return {
+        key: (sum(h.values()), percentile(h, 0.5), percentile(h, 0.9))
+        for key, h in groups.items()
+        if key == ("", "") or h
+    }
 
 
 def to_csv(report: Report) -> str:

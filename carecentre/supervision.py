@@ -1,9 +1,11 @@
-"""Supervision's background work: the SLA watcher and the auto-assigner, run inside ``serve``
-and ``carecentre worker`` (any number of each: see :mod:`carecentre.sla_watcher` and
-:mod:`carecentre.auto_assign` for why two servers never repeat each other's work).
+"""Supervision's background work: the SLA watcher, the auto-assigner and the keeping of past
+days' report figures, run inside ``serve`` and ``carecentre worker`` (any number of each: see
+:mod:`carecentre.sla_watcher`, :mod:`carecentre.auto_assign` and
+:mod:`carecentre.report_rollup` for why two servers never repeat each other's work).
 
-Both wake on events (a new ticket, a status change, an agent becoming available) and otherwise
-look again every few seconds; an error is logged and retried on the next round, never fatal.
+The watcher and the assigner wake on events (a new ticket, a status change, an agent becoming
+available) and otherwise look again every few seconds; an error is logged and retried on the
+next round, never fatal.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from carecentre.coltypes import utcnow
 from carecentre.db import Database
 from carecentre.events import EventBus
 from carecentre.queue_hours import QueueCalendars
+from carecentre.report_rollup import roll_up
 from carecentre.sla_watcher import PAGE, follow_events, next_check_at, raise_alerts
 from carecentre.supervision_models import TicketSla
 
 log = logging.getLogger(__name__)
 
+# Seconds after start-up before the first pass over the report figures.
+ROLLUP_FIRST_DELAY = 60.0
 # Seconds between two glances at the event bus's sequence number (no I/O).
 _GLANCE = 0.2
 
@@ -44,6 +49,7 @@ class Supervision:
         assign_interval: float = 5.0,
         fresh_for: float = 300.0,
         default_capacity: int = 5,
+        rollup_interval: float = 600.0,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -52,6 +58,7 @@ class Supervision:
         self.assign_interval = assign_interval
         self.fresh_for = fresh_for
         self.default_capacity = default_capacity
+        self.rollup_interval = rollup_interval
 
     async def follow_events(self) -> int:
         """Bring every SLA clock up to the end of the event log; returns events read."""
@@ -124,6 +131,20 @@ class Supervision:
     async def _assign_round(self) -> float:
         await self.assign()
         return self.assign_interval
+
+    async def roll_up(self, now: datetime | None = None) -> int:
+        """Compute the past days' report figures that need it (:mod:`carecentre.report_rollup`)."""
+        return await roll_up(self.db, self.calendars.city.timezone, now or utcnow())
+
+    async def run_reporter(self) -> None:
+        """Keep the report figures of past days, soon after start-up and then now and then."""
+        await asyncio.sleep(ROLLUP_FIRST_DELAY)
+        while True:
+            try:
+                await self.roll_up()
+            except Exception:
+                log.exception("report figures: a pass failed; trying again later")
+            await asyncio.sleep(self.rollup_interval)
 
     async def run_sla_watcher(self) -> None:
         await _loop("SLA watcher", self.bus, self._sla_round, self.sla_interval)

@@ -9,7 +9,7 @@ The indexes at the bottom serve the wallboard and the reports on the ``ticket`` 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -167,6 +167,39 @@ class SlaCursor(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
     updated_at: datetime = _when()
+
+
+class ReportDay(SQLModel, table=True):
+    """One local day's figures for one queue and channel (see :mod:`carecentre.report_days`).
+
+    ``created``, ``hours`` and the duration histograms count the tickets created that day;
+    ``finished`` the tickets resolved or closed that day; the SLA counts the clocks started that
+    day. Histograms are flat ``[bucket, count, bucket, count, …]`` lists.
+    """
+
+    __tablename__ = "report_day"
+
+    day: date = Field(primary_key=True)
+    queue_id: int = Field(primary_key=True, sa_type=BigId)
+    channel: str = Field(primary_key=True, max_length=16)
+    created: int = 0
+    finished: int = 0
+    first_response_met: int = 0
+    first_response_missed: int = 0
+    resolution_met: int = 0
+    resolution_missed: int = 0
+    hours: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    first_response: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    resolution: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+class ReportDayDone(SQLModel, table=True):
+    """When a day's figures were last computed (a day without tickets has no rows above)."""
+
+    __tablename__ = "report_day_done"
+
+    day: date = Field(primary_key=True)
+    computed_at: datetime = _when()
 
 
 # Indexes on the ticket table for the wallboard and the reports: each query reads a narrow

@@ -2,6 +2,15 @@
 
 One implementation for both, so the dashboard and the API always agree on what a filter means.
 Every query is limited to what the principal may see.
+
+Search is a case-insensitive substring match over subjects, references, residents' names and
+addresses and every message body. Over millions of messages it goes through the search indexes
+of migration 0008_search (SQLite FTS5 trigram tables, PostgreSQL pg_trgm indexes), which find
+the matching rows directly; the page is then the matching tickets in the list's order. Two cases
+read the tickets in order instead, testing each with ``LIKE`` until the page is full: text
+shorter than three characters (no trigram to look up), and text so common that the indexes
+return more than :data:`INDEXED_HITS` rows, where a page fills within the first few hundred
+tickets read.
 """
 
 from __future__ import annotations
@@ -10,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import exists, false, func, or_
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -22,6 +32,9 @@ from carecentre.states import OPEN_STATUSES, TicketStatus
 
 _E = TypeVar("_E", TicketStatus, Channel)
 MAX_TEXT = 200
+# Rows one search index may return before the text counts as common (see the module's doc).
+INDEXED_HITS = 2000
+_MIN_INDEXED = 3  # a trigram
 _YES = ("1", "true", "yes", "on")
 
 
@@ -110,10 +123,14 @@ async def _assignee_clause(session: AsyncSession, principal: Principal, value: s
     return Ticket.assignee_id == found
 
 
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def search_clause(text: str) -> Any:
     """Tickets whose subject, reference, resident's name or address, or any message body
     contains ``text`` (case-insensitive; ``%`` and ``_`` match themselves)."""
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = _like_pattern(text)
     like = {"escape": "\\"}
     return or_(
         col(Ticket.subject).ilike(pattern, **like),
@@ -130,6 +147,72 @@ def search_clause(text: str) -> Any:
             col(Message.body_text).ilike(pattern, **like),
         ),
     )
+
+
+# Each query returns ticket ids (``tickets``) or contact ids (``contacts``) for :param:`q`,
+# at most :param:`n` of them.
+_SQLITE_LOOKUPS = (
+    ("tickets", "SELECT rowid FROM search_ticket WHERE search_ticket MATCH :q LIMIT :n"),
+    (
+        "tickets",
+        "SELECT ticket_id FROM message WHERE id IN "
+        "(SELECT rowid FROM search_message WHERE search_message MATCH :q LIMIT :n)",
+    ),
+    ("contacts", "SELECT rowid FROM search_contact WHERE search_contact MATCH :q LIMIT :n"),
+    (
+        "contacts",
+        "SELECT contact_id FROM contact_identity WHERE id IN "
+        "(SELECT rowid FROM search_identity WHERE search_identity MATCH :q LIMIT :n)",
+    ),
+)
+_POSTGRES_LOOKUPS = (
+    (
+        "tickets",
+        "SELECT id FROM ticket WHERE subject ILIKE :q ESCAPE '\\' "
+        "OR reference ILIKE :q ESCAPE '\\' LIMIT :n",
+    ),
+    ("tickets", "SELECT ticket_id FROM message WHERE body_text ILIKE :q ESCAPE '\\' LIMIT :n"),
+    ("contacts", "SELECT id FROM contact WHERE name ILIKE :q ESCAPE '\\' LIMIT :n"),
+    (
+        "contacts",
+        "SELECT contact_id FROM contact_identity WHERE address ILIKE :q ESCAPE '\\' LIMIT :n",
+    ),
+)
+
+
+async def indexed_matches(
+    session: AsyncSession, text: str, *, hits: int = INDEXED_HITS
+) -> Any | None:
+    """A WHERE clause on the ids of the tickets matching ``text``, found through the search
+    indexes; ``None`` when they cannot answer: too short a text, or one found in more than
+    ``hits`` rows of an index."""
+    if len(text) < _MIN_INDEXED:
+        return None
+    if session.get_bind().dialect.name == "sqlite":
+        # A quoted FTS5 string: with the trigram tokenizer, a substring match of the text.
+        query, lookups = '"' + text.replace('"', '""') + '"', _SQLITE_LOOKUPS
+    else:
+        query, lookups = _like_pattern(text), _POSTGRES_LOOKUPS
+    found: dict[str, set[int]] = {"tickets": set(), "contacts": set()}
+    for kind, statement in lookups:
+        rows = list(await session.scalars(sql(statement), {"q": query, "n": hits + 1}))
+        if len(rows) > hits:
+            return None
+        found[kind].update(rows)
+    if found["contacts"]:
+        rows = list(
+            await session.scalars(
+                select(Ticket.id)
+                .where(col(Ticket.contact_id).in_(found["contacts"]))
+                .limit(hits + 1)
+            )
+        )
+        if len(rows) > hits:
+            return None
+        found["tickets"].update(r for r in rows if r is not None)
+    if not found["tickets"]:
+        return false()
+    return col(Ticket.id).in_(found["tickets"])
 
 
 async def find_tickets(
@@ -158,12 +241,17 @@ async def find_tickets(
     if filters.assignee is not None:
         query = query.where(await _assignee_clause(session, principal, filters.assignee))
     if filters.text:
-        query = query.where(search_clause(filters.text[:MAX_TEXT]))
+        searched = filters.text[:MAX_TEXT]
+        matches = await indexed_matches(session, searched)
+        query = query.where(search_clause(searched) if matches is None else matches)
     if filters.reference is not None:
         query = query.where(Ticket.reference == filters.reference)
-    if after is not None:
-        query = query.where(paging.after(order, after))
-    rows = list(await session.scalars(query.order_by(*paging.order_by(order)).limit(limit + 1)))
+    rows: list[Ticket] = []
+    for where, order_by in paging.segments(order, after):
+        wanted = limit + 1 - len(rows)
+        rows += await session.scalars(query.where(where).order_by(*order_by).limit(wanted))
+        if len(rows) > limit:
+            break
     return rows[:limit], len(rows) > limit
 
 

@@ -21,19 +21,17 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from carecentre.access import Principal
 from carecentre.auto_assign import capacities, loads
 from carecentre.contract import Channel
-from carecentre.models import Agent, AgentQueue, Queue, Ticket
+from carecentre.models import Agent, AgentQueue, Queue
 from carecentre.sessions_models import AgentPresence
-from carecentre.states import TicketStatus
-from carecentre.supervision_models import TicketSla
+from carecentre.sql_text import bind_time, read_time, use_index
 
-WAITING = (TicketStatus.NEW, TicketStatus.OPEN)
 CHANNELS = tuple(c.value for c in Channel)
 
 
@@ -109,8 +107,50 @@ class Board:
         }
 
 
-def _name(channel: object) -> str:
-    return channel.value if isinstance(channel, Channel) else str(channel)
+# Each reads one narrow range: open tickets, today's, running clocks (see carecentre.sql_text).
+WAITING_SQL = (
+    "SELECT queue_id, channel, count(*), min(created_at) FROM ticket{hint}"
+    " WHERE status IN ('new', 'open') AND first_response_at IS NULL GROUP BY queue_id, channel"
+)
+RECEIVED_SQL = (
+    "SELECT queue_id, channel, count(*) FROM ticket{hint}"
+    " WHERE created_at >= :since AND created_at < :until GROUP BY queue_id, channel"
+)
+RESOLVED_SQL = (
+    "SELECT queue_id, channel, count(*) FROM ticket{hint}"
+    " WHERE resolved_at >= :since AND resolved_at < :until GROUP BY queue_id, channel"
+)
+CLOSED_SQL = (
+    "SELECT queue_id, channel, count(*) FROM ticket{hint} WHERE closed_at >= :since"
+    " AND closed_at < :until AND resolved_at IS NULL GROUP BY queue_id, channel"
+)
+ANSWERED_SQL = (
+    "SELECT t.queue_id, t.channel, count(*), sum(CASE WHEN t.first_response_at"
+    " <= s.first_response_due_at THEN 1 ELSE 0 END) FROM ticket AS t{hint}"
+    " JOIN ticket_sla AS s ON s.ticket_id = t.id"
+    " WHERE t.first_response_at >= :since AND t.first_response_at < :until"
+    " GROUP BY t.queue_id, t.channel"
+)
+# Breached: a target not met whose due time has passed. At risk: not breached, running, and
+# past 80% of a target not met. Missed: a first response due today and not given.
+CLOCKS_SQL = (
+    "SELECT s.queue_id, t.channel,"
+    " sum(CASE WHEN (t.first_response_at IS NULL AND s.first_response_due_at <= :now)"
+    "  OR s.resolution_due_at <= :now THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN NOT ((t.first_response_at IS NULL AND s.first_response_due_at <= :now)"
+    "  OR s.resolution_due_at <= :now) AND s.paused_at IS NULL"
+    "  AND ((t.first_response_at IS NULL AND s.first_response_risk_at <= :now)"
+    "  OR s.resolution_risk_at <= :now) THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN t.first_response_at IS NULL AND s.first_response_due_at >= :since"
+    "  AND s.first_response_due_at < :now THEN 1 ELSE 0 END)"
+    " FROM ticket_sla AS s{hint} JOIN ticket AS t ON t.id = s.ticket_id"
+    " WHERE s.finished_at IS NULL GROUP BY s.queue_id, t.channel"
+)
+_COUNTS = (
+    (RECEIVED_SQL, "ix_ticket_report", "received"),
+    (RESOLVED_SQL, "ix_ticket_resolved", "handled"),
+    (CLOSED_SQL, "ix_ticket_closed", "handled"),
+)
 
 
 def midnight(now: datetime, zone: ZoneInfo) -> datetime:
@@ -133,48 +173,36 @@ async def build_board(
     visible = [q for q in queues if principal.can_see_queue(q.id)]
     ids = [q.id or 0 for q in visible]
     cells: dict[tuple[int, str], Counts] = defaultdict(Counts)
-    mine = col(Ticket.queue_id).in_(ids)
+    params = {
+        "since": bind_time(session, since),
+        "now": bind_time(session, now),
+        "until": bind_time(session, now + timedelta(days=1)),
+    }
 
-    waiting = await session.execute(
-        select(Ticket.queue_id, Ticket.channel, func.count(), func.min(Ticket.created_at))
-        .where(col(Ticket.status).in_(WAITING), col(Ticket.first_response_at).is_(None), mine)
-        .group_by(col(Ticket.queue_id), col(Ticket.channel))
-    )
-    for queue_id, channel, count, oldest in waiting:
-        cell = cells[(queue_id, _name(channel))]
-        cell.waiting, cell.oldest_waiting_at = int(count), oldest
+    async def grouped(sql: str) -> list[Any]:
+        # Grouped by queue for every queue: those not shown are left out here, not in SQL.
+        rows = await session.execute(text(sql), params)
+        return [row for row in rows if row[0] in ids]
 
-    for column, name in ((Ticket.created_at, "received"), (None, "handled")):
-        where = (
-            col(Ticket.created_at) >= since
-            if column is not None
-            else or_(
-                col(Ticket.resolved_at) >= since,
-                and_(col(Ticket.resolved_at).is_(None), col(Ticket.closed_at) >= since),
-            )
-        )
-        rows = await session.execute(
-            select(Ticket.queue_id, Ticket.channel, func.count())
-            .where(where, mine)
-            .group_by(col(Ticket.queue_id), col(Ticket.channel))
-        )
-        for queue_id, channel, count in rows:
-            setattr(cells[(queue_id, _name(channel))], name, int(count))
-
-    in_target = func.sum(
-        case((col(Ticket.first_response_at) <= col(TicketSla.first_response_due_at), 1), else_=0)
-    )
-    answered = await session.execute(
-        select(Ticket.queue_id, Ticket.channel, func.count(), in_target)
-        .join(TicketSla, col(TicketSla.ticket_id) == col(Ticket.id))
-        .where(col(Ticket.first_response_at) >= since, mine)
-        .group_by(col(Ticket.queue_id), col(Ticket.channel))
-    )
-    for queue_id, channel, count, met in answered:
-        cell = cells[(queue_id, _name(channel))]
+    waiting = WAITING_SQL.format(hint=use_index(session, "ix_ticket_status_due"))
+    for queue_id, channel, count, oldest in await grouped(waiting):
+        cell = cells[(queue_id, channel)]
+        cell.waiting, cell.oldest_waiting_at = int(count), read_time(oldest)
+    for template, index, name in _COUNTS:
+        for queue_id, channel, count in await grouped(
+            template.format(hint=use_index(session, index))
+        ):
+            cell = cells[(queue_id, channel)]
+            setattr(cell, name, getattr(cell, name) + int(count))
+    answered = ANSWERED_SQL.format(hint=use_index(session, "ix_ticket_first_response"))
+    for queue_id, channel, count, met in await grouped(answered):
+        cell = cells[(queue_id, channel)]
         cell.answered, cell.in_target = int(count), int(met or 0)
-
-    await _clocks(session, cells, ids, now=now, since=since)
+    clocks = CLOCKS_SQL.format(hint=use_index(session, "ix_ticket_sla_open"))
+    for queue_id, channel, breached, at_risk, missed in await grouped(clocks):
+        cell = cells[(queue_id, channel)]
+        cell.breached, cell.at_risk = int(breached or 0), int(at_risk or 0)
+        cell.answered += int(missed or 0)  # due today, not answered: against the service level
     board = Board(now, since, [], {c: Counts() for c in CHANNELS}, Counts())
     for queue in visible:
         row = Counts()
@@ -187,33 +215,6 @@ async def build_board(
         board.total.add(row)
     board.agents = await _agents(session, principal, now, fresh_for, default_capacity)
     return board
-
-
-async def _clocks(
-    session: AsyncSession,
-    cells: dict[tuple[int, str], Counts],
-    queue_ids: list[int],
-    *,
-    now: datetime,
-    since: datetime,
-) -> None:
-    """At risk, breached, and first responses due today but still missing (service level)."""
-    rows = await session.execute(
-        select(TicketSla, Ticket.channel, Ticket.first_response_at)
-        .join(Ticket, col(Ticket.id) == col(TicketSla.ticket_id))
-        .where(col(TicketSla.finished_at).is_(None), col(TicketSla.queue_id).in_(queue_ids))
-    )
-    for clock, channel, first_response_at in rows:
-        cell = cells[(clock.queue_id, _name(channel))]
-        targets = [(clock.resolution_risk_at, clock.resolution_due_at)]
-        if first_response_at is None:
-            targets.append((clock.first_response_risk_at, clock.first_response_due_at))
-            if since <= clock.first_response_due_at < now:
-                cell.answered += 1  # due today and missed: counts against the service level
-        if any(due <= now for _, due in targets):
-            cell.breached += 1
-        elif clock.paused_at is None and any(risk <= now for risk, _ in targets):
-            cell.at_risk += 1
 
 
 async def _agents(

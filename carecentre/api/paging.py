@@ -1,13 +1,20 @@
-"""Opaque keyset cursors for the tickets list: stable under inserts, no OFFSET scans."""
+"""Opaque keyset cursors for the tickets list: stable under inserts, no OFFSET scans.
+
+The ``due`` order puts tickets with a due time first, soonest first, then those without one (a
+finished SLA clock: most of a year's tickets) by id. It is read as two segments, each a plain
+range of the ``(due_at, id)`` index in index order, so a page costs a few index entries however
+many tickets there are; one ``ORDER BY coalesce(due_at, …)`` would sort every matching row, and
+an index on that expression is one neither database could match to a bound parameter.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_
+from sqlalchemy import and_, literal, or_, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -17,14 +24,6 @@ from carecentre.models import Ticket
 
 ORDERS = ("due", "-created", "-updated")
 MAX_ID = 2**63 - 1
-# Tickets without a due time sort after every dated one. Aware, like every stored time: the column
-# type refuses naive ones.
-_FAR = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-def _due() -> ColumnElement[datetime]:
-    # The literal is bound with the column's own type, so both databases compare like with like.
-    return func.coalesce(Ticket.due_at, literal(_FAR, UTCDateTime()))
 
 
 def encode(order: str, values: list[Any]) -> str:
@@ -45,26 +44,35 @@ def decode(cursor: str, order: str) -> list[Any]:
         raise _bad_cursor() from error
 
 
-def order_by(order: str) -> list[Any]:
-    if order == "due":
-        return [_due(), Ticket.id]
-    if order == "-created":
-        return [col(Ticket.id).desc()]
-    return [col(Ticket.updated_at).desc(), col(Ticket.id).desc()]
+Segment = tuple[ColumnElement[bool] | bool, list[Any]]
 
 
-def after(order: str, values: list[Any]) -> ColumnElement[bool]:
-    key, last_id = _cursor_values(order, values)
-    if order == "-created":
-        return col(Ticket.id) < last_id
+def segments(order: str, values: list[Any] | None) -> list[Segment]:
+    """The list in ``order`` after a cursor's ``values`` (``None``: from the start), as
+    consecutive ``(where, order_by)`` parts: every row of a part comes before the next part's."""
+    key, last_id = (None, None) if values is None else _cursor_values(order, values)
     if order == "due":
-        due = _due()
-        point = key or _FAR
-        return or_(due > point, and_(due == point, col(Ticket.id) > last_id))
-    return or_(
-        col(Ticket.updated_at) < key,
-        and_(col(Ticket.updated_at) == key, col(Ticket.id) < last_id),
+        dated: ColumnElement[bool] = col(Ticket.due_at).is_not(None)
+        undated = col(Ticket.due_at).is_(None)
+        if key is not None and last_id is not None:
+            # A row value, which both databases read as one range of the (due_at, id) index.
+            point = tuple_(literal(key, UTCDateTime()), literal(last_id))
+            dated = tuple_(col(Ticket.due_at), col(Ticket.id)) > point
+        elif last_id is not None:
+            return [(and_(undated, col(Ticket.id) > last_id), [col(Ticket.id)])]
+        return [(dated, [col(Ticket.due_at), col(Ticket.id)]), (undated, [col(Ticket.id)])]
+    if order == "-created":
+        where = True if last_id is None else col(Ticket.id) < last_id
+        return [(where, [col(Ticket.id).desc()])]
+    where = (
+        True
+        if last_id is None
+        else or_(
+            col(Ticket.updated_at) < key,
+            and_(col(Ticket.updated_at) == key, col(Ticket.id) < last_id),
+        )
     )
+    return [(where, [col(Ticket.updated_at).desc(), col(Ticket.id).desc()])]
 
 
 def _cursor_values(order: str, values: list[Any]) -> tuple[datetime | None, int]:

@@ -171,6 +171,9 @@ class SmtpReceiver:
         )
 
     async def start(self) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            # aiosmtpd logs every SMTP command at INFO, several lines per mail: kept for DEBUG.
+            logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         try:
             self._server = await loop.create_server(self._session, self.host, self.port)

@@ -120,30 +120,31 @@ async def inbound(request: Request) -> Response:
 
 
 async def _receive(svc: Services, request: Request, raw: bytes) -> Response:
-    raw_id = await svc.pipeline.store_raw(
-        Channel.SMS, raw, content_type=request.headers.get("content-type", "")
-    )
+    content_type = request.headers.get("content-type", "")
     try:
         message = parse_sms_form(raw)
         problem = _media_problem(message, svc)
         if problem:
             raise ParseError(problem)
-        keyword = message.metadata.get("keyword")
-        if keyword:
-            return await _control(svc, raw_id, message, Keyword(keyword))
-        result = await svc.pipeline.ingest(message, raw_id=raw_id)
-    except (ParseError, InvalidAddress) as error:
-        await svc.pipeline.settle(raw_id, "failed", str(error))
-        log.warning("sms webhook: payload #%d kept unparsed: %s", raw_id, error)
+    except ParseError as error:
+        await svc.pipeline.keep_unparsed(Channel.SMS, raw, str(error), content_type=content_type)
         return PlainTextResponse(f"malformed message: {error}", status_code=400)
-    except Exception as error:
-        # The text stays stored, marked, and replayable; Twilio hears of the failure.
-        log.exception("sms webhook: payload #%d kept after an internal error", raw_id)
-        await svc.pipeline.settle(
-            raw_id, "failed", f"internal error: {type(error).__name__}: {error}"
-        )
-        raise
-    if any(a.url and not a.data for a in message.attachments) and not result.duplicate:
+    keyword = message.metadata.get("keyword")
+    if keyword:
+        raw_id = await svc.pipeline.store_raw(Channel.SMS, raw, content_type=content_type)
+        try:
+            return await _control(svc, raw_id, message, Keyword(keyword))
+        except InvalidAddress as error:
+            await svc.pipeline.settle(raw_id, "failed", str(error))
+            return PlainTextResponse(f"malformed message: {error}", status_code=400)
+    # One unit of work: the raw text and its ticket are committed together.
+    outcome = await svc.pipeline.receive_message(
+        Channel.SMS, raw, message, content_type=content_type
+    )
+    if outcome.result is None:
+        status = 500 if (outcome.error or "").startswith("internal error") else 400
+        return PlainTextResponse(f"message kept, not filed: {outcome.error}", status_code=status)
+    if any(a.url and not a.data for a in message.attachments) and not outcome.result.duplicate:
         fetcher = svc.extras.get("sms.media")
         if isinstance(fetcher, MediaFetcher):
             fetcher.wake()

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from carecentre.db import Database
-from carecentre.migrations import current, heads, upgrade
+from carecentre.migrations import current, heads, include_name, upgrade
 
 
 async def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -16,7 +16,8 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
     try:
 
         def diff(connection: Connection) -> list[object]:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_name": include_name}
+            context = MigrationContext.configure(connection, opts=opts)
             return list(compare_metadata(context, SQLModel.metadata))
 
         async with db.reader.connect() as connection:

@@ -5,7 +5,7 @@ time to first response and to resolution; SLA compliance; backlog; busiest hours
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +16,8 @@ from carecentre.access import Principal, load_principal
 from carecentre.app import running
 from carecentre.contract import Channel
 from carecentre.metrics import Metrics
+from carecentre.report_days import BUCKETS, bucket_of, bucket_width
+from carecentre.report_rollup import roll_up
 from carecentre.reports import InvalidReport, ReportRequest, build_report, to_csv
 from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
@@ -169,3 +171,30 @@ def test_report_parameters_are_checked() -> None:
         with pytest.raises(InvalidReport) as raised:
             ReportRequest.from_params(params, today=today)
         assert raised.value.field == field
+
+
+async def test_kept_days_give_the_same_report_and_settle(quiet: Services) -> None:
+    await _seed(quiet)
+    boss = await _boss(quiet)
+    live = await _report(quiet, boss, date(2026, 3, 2), date(2026, 3, 3))
+    computed = await roll_up(quiet.db, TORONTO, NOW, history_days=10)
+    assert computed == 10  # the ten days before today
+    assert await _report(quiet, boss, date(2026, 3, 2), date(2026, 3, 3)) == live
+    # Nothing is stale ten seconds later; every unsettled day is again ten minutes later.
+    assert await roll_up(quiet.db, TORONTO, NOW + timedelta(seconds=10), history_days=10) == 0
+    later = NOW + timedelta(minutes=11)
+    assert await roll_up(quiet.db, TORONTO, later, history_days=10) == 10
+    # Sixty days on: the days that ended more than 45 days ago are computed once more, then
+    # kept as they are; the 45 most recent ones go on being computed again.
+    far = NOW + timedelta(days=60)
+    assert await roll_up(quiet.db, TORONTO, far, history_days=70) == 70
+    assert await roll_up(quiet.db, TORONTO, far + timedelta(hours=1), history_days=70) == 45
+
+
+def test_histograms_are_exact_to_the_minute_below_an_hour_and_on_whole_hours() -> None:
+    for seconds in (0, 60, 59 * 60, 3600, 5 * 3600, 26 * 3600, 9 * 86400):
+        assert BUCKETS[bucket_of(seconds)] == seconds
+    assert BUCKETS[bucket_of(3600 + 299)] == 3600  # five-minute steps from one hour
+    widths = [bucket_width(i) / BUCKETS[i] for i in range(1, len(BUCKETS))]
+    assert max(widths[:1000]) <= 1.0  # the first minute is the only step as wide as its bound
+    assert max(w for i, w in enumerate(widths) if BUCKETS[i + 1] >= 86400) <= 1 / 12

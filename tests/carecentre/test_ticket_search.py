@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from carecentre.contract import Channel
+from carecentre.models import Contact, Ticket
+from carecentre.services import Services
 from carecentre.states import TicketStatus
-from carecentre.ticket_search import InvalidFilter, TicketFilters
+from carecentre.ticket_search import (
+    INDEXED_HITS,
+    InvalidFilter,
+    TicketFilters,
+    indexed_matches,
+    search_clause,
+)
+from tests.support.factories import ingest
 
 
 def test_filters_round_trip_through_query_parameters() -> None:
@@ -35,3 +46,72 @@ def test_unknown_choices_name_the_field(name: str) -> None:
         TicketFilters.from_params({name: "bogus"})
     assert refused.value.field == name
     assert str(refused.value).startswith(f"{name}: use one or more of")
+
+
+# -- the search indexes ------------------------------------------------------------------------
+
+SEARCHED = [
+    ("+16135550123", "My green bin was missed on Elm Street", {}),
+    ("+16135550177", "Nid-de-poule devant le 125 rue Principale, ÉNORME", {}),
+    ("g.okafor@resident.example", "Fees are 100% too high", {"subject": "Water bill"}),
+    ("marie.tremblay@resident.example", "Bonjour", {"subject": "Côté rue", "name": "Marie"}),
+]
+QUERIES = [
+    "green bin", "GREEN BIN", "rue principale", "125 rue", "5550123", "resident.example",
+    "Okafor", "water BILL", "100%", "0%", "Tremblay", "côté", "nothing like this", "e_m", "bin",
+]  # fmt: skip
+
+
+async def _searched(svc: Services) -> list[int]:
+    ids = []
+    for sender, body, extra in SEARCHED:
+        channel = Channel.EMAIL if "@" in sender else Channel.SMS
+        fields = dict(extra)
+        if "name" in fields:
+            fields["sender_name"] = fields.pop("name")
+        result = await ingest(svc, channel, sender, body, **fields)
+        assert result.ticket_id is not None
+        ids.append(result.ticket_id)
+    return ids
+
+
+async def _by_scan(session: AsyncSession, text: str) -> set[int]:
+    return set(await session.scalars(select(Ticket.id).where(search_clause(text))))
+
+
+async def _by_index(session: AsyncSession, text: str, hits: int = INDEXED_HITS) -> set[int] | None:
+    clause = await indexed_matches(session, text, hits=hits)
+    if clause is None:
+        return None
+    return set(await session.scalars(select(Ticket.id).where(clause)))
+
+
+async def test_the_search_indexes_find_what_the_scan_finds(svc: Services) -> None:
+    await _searched(svc)
+    async with svc.db.read() as session:
+        for text in QUERIES:
+            # Under three characters there is no trigram to look up: the scan answers.
+            expected = await _by_scan(session, text) if len(text) >= 3 else None
+            assert await _by_index(session, text) == expected, text
+        assert await _by_scan(session, "green bin")
+
+
+async def test_the_search_indexes_follow_changes(svc: Services) -> None:
+    first, *_ = await _searched(svc)
+    async with svc.db.write() as session:
+        ticket = await session.get_one(Ticket, first)
+        ticket.subject = "Streetlight flickering"
+        contact = await session.get_one(Contact, ticket.contact_id)
+        contact.name = "Grace Okonkwo"
+    async with svc.db.read() as session:
+        for text in ("flickering", "Okonkwo", "Okafor", "green bin"):
+            assert await _by_index(session, text) == await _by_scan(session, text), text
+        assert await _by_index(session, "Okonkwo") == {first}
+
+
+async def test_common_text_is_left_to_the_scan(svc: Services) -> None:
+    await _searched(svc)
+    async with svc.db.read() as session:
+        # Found in more rows than the limit allows: read ticket by ticket instead.
+        assert await _by_index(session, "rue", hits=1) is None
+        assert await _by_index(session, "Okafor", hits=1) is not None

@@ -122,6 +122,28 @@ def upgrade() -> None:
         _when("updated_at"),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "report_day",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("queue_id", _ID, nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("created", sa.Integer(), nullable=False),
+        sa.Column("finished", sa.Integer(), nullable=False),
+        sa.Column("first_response_met", sa.Integer(), nullable=False),
+        sa.Column("first_response_missed", sa.Integer(), nullable=False),
+        sa.Column("resolution_met", sa.Integer(), nullable=False),
+        sa.Column("resolution_missed", sa.Integer(), nullable=False),
+        sa.Column("hours", sa.JSON(), nullable=False),
+        sa.Column("first_response", sa.JSON(), nullable=False),
+        sa.Column("resolution", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "queue_id", "channel"),
+    )
+    op.create_table(
+        "report_day_done",
+        sa.Column("day", sa.Date(), nullable=False),
+        _when("computed_at"),
+        sa.PrimaryKeyConstraint("day"),
+    )
     op.create_index(
         "ix_ticket_report",
         "ticket",
@@ -141,6 +163,8 @@ def downgrade() -> None:
     op.drop_index("ix_ticket_closed", table_name="ticket")
     op.drop_index("ix_ticket_resolved", table_name="ticket")
     op.drop_index("ix_ticket_report", table_name="ticket")
+    op.drop_table("report_day_done")
+    op.drop_table("report_day")
     op.drop_table("sla_cursor")
     op.drop_index("ix_ticket_sla_open", table_name="ticket_sla")
     op.drop_index("ix_ticket_sla_report", table_name="ticket_sla")

@@ -198,7 +198,7 @@ def test_a_signed_but_malformed_message_is_kept_as_failed(
     assert raw.error == error
     assert raw.payload == urlencode(pairs).encode()  # exactly as received, replayable
     (line,) = warnings_from(caplog)
-    assert line == f"sms webhook: payload #{raw.id} kept unparsed: {error}"
+    assert line == f"inbound sms/message #{raw.id} kept unparsed: {error}"
     assert sms_app.twilio.requests == []  # nothing fetched, nothing sent
 
 
@@ -236,7 +236,7 @@ def test_a_signed_body_that_is_not_utf8_is_kept_as_failed(
     assert raw.error is not None
     assert "not valid UTF-8" in raw.error
     (line,) = warnings_from(caplog)
-    assert line.startswith(f"sms webhook: payload #{raw.id} kept unparsed: form body is not valid")
+    assert line.startswith(f"inbound sms/message #{raw.id} kept unparsed: form body is not valid")
 
 
 def test_an_unsigned_body_that_is_not_utf8_is_refused_and_not_stored(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,6 +145,7 @@ async def test_broken_frames_are_answered_and_nothing_is_lost(chat: Chat) -> Non
 async def test_a_flood_of_messages_is_refused_politely(chat: Chat) -> None:
     async with resident(chat.url, chat.origin) as me:
         await started(me)
+        began = time.monotonic()
         for n in range(100):
             await me.send(type="message", client_id=f"flood-{n}", body=f"message {n}")
         answers: dict[str, dict[str, object]] = {}
@@ -154,7 +156,8 @@ async def test_a_flood_of_messages_is_refused_politely(chat: Chat) -> None:
                     answers[frame["client_id"]] = frame
         accepted = [f for f in answers.values() if f["type"] == "message"]
         refused = [f for f in answers.values() if f["type"] == "error"]
-        assert 1 <= len(accepted) <= 10
+        # A burst of 10, then one every two seconds while the flood is being answered.
+        assert 1 <= len(accepted) <= 10 + (time.monotonic() - began) / 2 + 1
         assert len(accepted) + len(refused) == 100
         assert {f["code"] for f in refused} == {"rate_limited"}
         assert all(float(f["retry_after"]) > 0 for f in refused)  # type: ignore[arg-type]
