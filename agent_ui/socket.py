@@ -8,8 +8,10 @@ the agent may see, as ``{"seq", "type", "at", "data"}``. Frames without ``seq`` 
 ``replying`` (true/false) and ``ping``; a frame the server cannot use is answered with an
 ``error`` frame and the socket stays open.
 
-An idle socket holds one event-bus subscription (a small deque) and two small tasks, and no
-database session: the session is checked again when the agent's access changes (an
+A socket catches up on what it missed in a task of its own, then joins the broadcast
+(:mod:`agent_ui.broadcast`), where one task sends every new event to all caught-up sockets. An
+idle socket holds its event-bus subscription (a small deque) and the task that listens to it, and
+no database session: the session is checked again when the agent's access changes (an
 ``agent.access_changed`` event) and every couple of minutes, and the socket closes with 4401 once
 it no longer holds.
 """
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from agent_ui.broadcast import ACCESS_CHANGED, Broadcast
 from agent_ui.views import presence
 from carecentre.activity import activity
 from carecentre.events import EventRecord, Subscription
@@ -42,6 +45,16 @@ SIGNED_OUT = 4401
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Events without a queue that every agent may see; anything else without one is not forwarded.
 _QUEUELESS = frozenset({"presence.changed"})
+_BROADCAST = "agent_ui.broadcast"
+
+
+def broadcast(svc: Services) -> Broadcast:
+    """The running app's broadcast to dashboards, made on first use."""
+    found = svc.extras.get(_BROADCAST)
+    if not isinstance(found, Broadcast):
+        every = min(120.0, svc.settings.chat_presence_ttl / 2)
+        found = svc.extras[_BROADCAST] = Broadcast(svc.bus, every=every)
+    return found
 
 
 def _origin(scheme: str, host: str | None, port: int | None) -> str:
@@ -64,7 +77,18 @@ def own_origins(ws: WebSocket, settings: Settings) -> set[str]:
 class AgentSocket:
     """One connected dashboard: what it may see, and a lock so frames never interleave."""
 
-    __slots__ = ("agent_id", "agent_name", "lock", "signed", "svc", "ws")
+    __slots__ = (
+        "agent_id",
+        "agent_name",
+        "catching_up",
+        "checked",
+        "lock",
+        "recheck",
+        "signed",
+        "subscription",
+        "svc",
+        "ws",
+    )
 
     def __init__(self, ws: WebSocket, svc: Services, signed: SignedIn) -> None:
         self.ws = ws
@@ -73,6 +97,13 @@ class AgentSocket:
         self.agent_id = signed.principal.agent_id
         self.agent_name = signed.principal.name
         self.lock = asyncio.Lock()
+        self.subscription: Subscription
+        self.catching_up: asyncio.Task[None] | None = None
+        # The first check comes a little early, at random: dashboards that connected together
+        # (after a restart) do not all check at the same moment ever after.
+        every = broadcast(svc).every
+        self.checked = asyncio.get_running_loop().time() - random.uniform(0, every / 4)
+        self.recheck = False
 
     async def deliver(self, frame: dict[str, Any]) -> None:
         await self.send(json.dumps(frame, separators=(",", ":")))
@@ -112,31 +143,57 @@ class AgentSocket:
         await presence(self.svc).touch(self.agent_id)
         return True
 
-    async def pump(self, subscription: Subscription) -> None:
-        """Send events as they come; check the session when told to and now and then."""
-        every = min(120.0, self.svc.settings.chat_presence_ttl / 2)
-        loop = asyncio.get_running_loop()
-        # The first check comes a little early, at random: dashboards that connected together
-        # (after a restart) do not all check at the same moment ever after.
-        checked = loop.time() - random.uniform(0, every / 4)
+    async def check(self) -> bool:
+        """Check the session again (and keep presence fresh); close the socket once it ended."""
+        self.checked = asyncio.get_running_loop().time()
+        self.recheck = False
+        if await self.still_signed_in():
+            return True
+        await self.ws.close(SIGNED_OUT, "signed out")
+        return False
+
+    async def abandon(self, code: int) -> None:
+        """Close without waiting long on a client that reads nothing."""
+        try:
+            async with asyncio.timeout(5):
+                await self.ws.close(code, "too slow")
+        except Exception:  # it is gone either way; listening ends with the disconnect
+            log.debug("agent socket: closing a stalled socket failed", exc_info=True)
+
+    def catch_up(self) -> None:
+        """Send what the subscription has to read from the table, in a task of this socket,
+        then join the broadcast."""
+        self.catching_up = asyncio.create_task(self._catch_up(), name="agent-socket-catch-up")
+
+    async def _catch_up(self) -> None:
+        subscription = self.subscription
         while True:
-            wait = max(0.0, every - (loop.time() - checked))
-            try:
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps every wait in a
-                # task of its own, a cost paid per event per socket.
-                async with asyncio.timeout(wait):
-                    event = await anext(subscription)
-            except TimeoutError:
-                event = None
-            told = event is not None and event.type == "agent.access_changed"
-            # Busy or idle, the session is checked (and presence kept fresh) every so often.
-            if event is None or told or loop.time() - checked >= every:
-                if not await self.still_signed_in():
-                    await self.ws.close(SIGNED_OUT, "signed out")
+            event = subscription.take()
+            if event is not None:
+                if event.type != ACCESS_CHANGED:
+                    await self.send(self.shown(event))
+                elif not await self.check():
                     return
-                checked = loop.time()
-            if event is not None and not told:
-                await self.send(self.shown(event))
+            elif subscription.catching_up:
+                await subscription.refill()
+            else:
+                break
+        # Nothing awaited since take() found nothing more: no event can fall in between.
+        self.catching_up = None
+        broadcast(self.svc).join(self)
+
+    async def stop(self) -> None:
+        broadcast(self.svc).leave(self)
+        task, self.catching_up = self.catching_up, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the socket broke mid-send; nothing left to tell it
+            log.debug("agent socket: sending stopped", exc_info=True)
 
     async def error(self, code: str, message: str) -> None:
         await self.deliver({"type": "error", "code": code, "message": message})
@@ -222,19 +279,14 @@ async def agent_socket(ws: WebSocket) -> None:
             }
         )
         async with svc.bus.subscribe(after, accept=conn.accept) as subscription:
-            # Events go out from one task; this one listens. When the pump closes the socket
-            # (signed out), listening ends with the disconnect.
-            pump = asyncio.create_task(conn.pump(subscription), name="agent-socket")
+            # Events go out from other tasks; this one listens. When a session check closes
+            # the socket (signed out), listening ends with the disconnect.
+            conn.subscription = subscription
+            conn.catch_up()
             try:
                 await conn.listen()
             finally:
-                pump.cancel()
-                try:
-                    await pump
-                except asyncio.CancelledError:
-                    pass
-                except Exception:  # the socket broke mid-send; nothing left to tell it
-                    log.debug("agent socket: sending stopped", exc_info=True)
+                await conn.stop()
     except WebSocketDisconnect:
         pass
     finally:

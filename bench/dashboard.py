@@ -48,6 +48,8 @@ from typing import Any
 import aiohttp
 from sqlmodel import select
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -86,6 +88,12 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -233,7 +241,7 @@ async def prepare_workspace(url: str, agents: int, tickets: int = 8) -> Workspac
         async with db.write() as session:
             await ensure_queues(session)
         async with db.write() as session:
-            queues = {q.slug: q.id for q in await session.scalars(select(Queue))}
+            queues = {q.slug: q.id for q in await session.scalars(select(Queue)) if q.id}
             roads, waste = queues["roads"], queues["waste"]
             poster = Agent(email="poster@city.example", name="Poster", role=Role.SUPERVISOR)
             session.add(poster)
@@ -288,17 +296,28 @@ async def prepare_workspace(url: str, agents: int, tickets: int = 8) -> Workspac
     return Workspace(cookies, token, references)
 
 
+class TimedConnection(ClientConnection):
+    """A client socket that stamps each text frame as soon as the protocol has parsed it, in
+    the transport's callback. A reader task per socket would add its own scheduling delay to
+    every figure, and 2,000 of them cost the load generator more than the frames themselves."""
+
+    frames: list[tuple[float, bytes]] | None = None
+
+    def process_event(self, event: Event) -> None:
+        if self.frames is not None and isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+            self.frames.append((time.time(), bytes(event.data)))
+            return
+        super().process_event(event)
+
+
 @dataclass(eq=False)
 class Client:
-    ws: ClientConnection
-    frames: list[tuple[float, str]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
+    ws: TimedConnection
 
-    async def listen(self) -> None:
-        # Keep the receiving loop as light as possible: its delay counts in every figure.
-        with contextlib.suppress(Exception):
-            async for raw in self.ws:
-                self.frames.append((time.time(), str(raw)))
+    @property
+    def frames(self) -> list[tuple[float, bytes]]:
+        assert self.ws.frames is not None
+        return self.ws.frames
 
 
 async def open_sockets(url: str, path: str, cookies: list[str]) -> list[Client]:
@@ -315,13 +334,14 @@ async def open_sockets(url: str, path: str, cookies: list[str]) -> list[Client]:
                 compression=None,
                 ping_interval=None,
                 open_timeout=60,
+                create_connection=TimedConnection,
             )
+            assert isinstance(ws, TimedConnection)
             await ws.send('{"type":"resume","after":null}')
             welcome = json.loads(await ws.recv())
             assert welcome["type"] == "welcome", welcome
-            client = Client(ws)
-            client.task = asyncio.create_task(client.listen())
-            return client
+            ws.frames = []
+            return Client(ws)
 
     return await asyncio.gather(*(one(cookie) for cookie in cookies))
 
@@ -330,8 +350,6 @@ async def close_sockets(clients: list[Client]) -> None:
     async def one(client: Client) -> None:
         with contextlib.suppress(Exception):
             await client.ws.close()
-        if client.task is not None:
-            client.task.cancel()
 
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
 
@@ -367,6 +385,8 @@ class Fanout:
     per_event_last: list[float]  # seconds, the slowest socket of each event
     missing: int
     events: int
+    server_cpu: float = 0.0  # seconds, during the run
+    client_cpu: float = 0.0
 
     def pct(self, p: float, values: list[float] | None = None) -> float:
         data = sorted(self.latencies if values is None else values)
@@ -398,7 +418,7 @@ async def fanout_carecentre(
         sent = await steady(rate, seconds, send)
 
     def short(client: Client) -> int:
-        return sent - sum('"message.created"' in raw for _t, raw in client.frames)
+        return sent - sum(b'"message.created"' in raw for _t, raw in client.frames)
 
     await settle(clients, short, 15)
     latencies: list[float] = []
@@ -466,14 +486,28 @@ async def measure_sockets(folder: Path, count: int, rate: float, seconds: float)
         ours_runs: list[Fanout] = []
         bare_runs: list[Fanout] = []
         for _ in range(rounds):
-            bare_runs.append(await fanout_bare(base, sockets["bare"], rate, seconds / rounds))
+            bare_runs.append(
+                await _cpu(base, fanout_bare(base, sockets["bare"], rate, seconds / rounds))
+            )
             ours_runs.append(
-                await fanout_carecentre(ours, sockets["ours"], ws_data, rate, seconds / rounds)
+                await _cpu(
+                    ours,
+                    fanout_carecentre(ours, sockets["ours"], ws_data, rate, seconds / rounds),
+                )
             )
         for clients in sockets.values():
             await close_sockets(clients)
     ours_all, bare_all = _merge(ours_runs), _merge(bare_runs)
     return report_sockets(count, memory, ours_all, bare_all)
+
+
+async def _cpu(server: Server, run: Awaitable[Fanout]) -> Fanout:
+    """The run's result with the CPU time the server and this process spent on it."""
+    server_before, client_before = cpu_seconds(server.pid), time.process_time()
+    result = await run
+    result.server_cpu = cpu_seconds(server.pid) - server_before
+    result.client_cpu = time.process_time() - client_before
+    return result
 
 
 def _merge(runs: list[Fanout]) -> Fanout:
@@ -483,6 +517,8 @@ def _merge(runs: list[Fanout]) -> Fanout:
         [x for r in runs for x in r.per_event_last],
         sum(r.missing for r in runs),
         sum(r.events for r in runs),
+        sum(r.server_cpu for r in runs),
+        sum(r.client_cpu for r in runs),
     )
 
 
@@ -513,6 +549,12 @@ def report_sockets(
     for label, mine, theirs, target in rows:
         goal = f"< {target:.0f}" if target else ""
         print(f"  {label:34} {mine:12.1f} {theirs:10.1f} {mine / theirs:7.2f} {goal:>10}")
+    for label, mine, theirs in (
+        ("server CPU per event (ms)", ours.server_cpu, base.server_cpu),
+        ("load generator CPU per event (ms)", ours.client_cpu, base.client_cpu),
+    ):
+        mine, theirs = mine / ours.events * 1000, theirs / base.events * 1000
+        print(f"  {label:34} {mine:12.1f} {theirs:10.1f} {mine / theirs:7.2f}")
     print(
         f"  deliveries: {len(ours.latencies)} of {ours.events * count} "
         f"({ours.missing} missing); baseline {len(base.latencies)} of {base.events * count}"

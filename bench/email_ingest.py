@@ -7,8 +7,8 @@ another process sends the golden corpus (tests/fixtures/email, each mail a new M
 several concurrent SMTP connections. The clock stops when the last mail has its 250, which the
 receiver gives only once the mail is stored and ingested; the messages are then counted in the
 database. The baseline is ``parse_email`` + ``to_inbound`` over the same mails, in one thread.
-Beside them, the same mails stored and ingested without SMTP (``store_raw`` + ``ingest`` at the
-same concurrency) show how much of the time is the core's ingest rather than the receiver.
+Beside them, the same mails taken without SMTP (the receiver's ``Intake.receive`` at the same
+concurrency) show how much of the time is the core's ingest rather than the SMTP conversation.
 
     .venv/bin/python bench/email_ingest.py [--messages 2000] [--connections 16]
 """
@@ -35,13 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from carecentre.app import running  # noqa: E402
-from carecentre.contract import Channel, ParseError  # noqa: E402
+from carecentre.contract import ParseError  # noqa: E402
 from carecentre.metrics import Metrics  # noqa: E402
 from carecentre.models import Message, RawInbound  # noqa: E402
 from carecentre.settings import load_settings  # noqa: E402
 from channels.email.inbound import to_inbound  # noqa: E402
 from channels.email.parse import parse_email  # noqa: E402
-from channels.email.plugin import plugin, receivers  # noqa: E402
+from channels.email.plugin import intake, plugin, receivers  # noqa: E402
 
 CORPUS = ROOT / "tests" / "fixtures" / "email"
 TARGET = 200.0
@@ -87,21 +87,18 @@ def parse_rate(mails: list[bytes]) -> float:
 
 
 async def ingest_rate(folder: Path, mails: list[bytes], concurrency: int) -> float:
-    """The receiver's work without SMTP: store each raw mail, parse, ingest."""
+    """The receiver's work without SMTP: parse each mail, store it with its ticket."""
     settings = load_settings({}, data_dir=folder, smtp_port=0, log_level="WARNING")
+    meta = {"mail_from": "bench@example.org", "recipients": ["customercare@city.example"]}
     async with running(settings, Metrics(), plugins=[plugin], dispatch=False) as svc:
+        mail = intake(svc)
         pending: asyncio.Queue[bytes] = asyncio.Queue()
         for raw in mails:
             pending.put_nowait(raw)
 
         async def worker() -> None:
             while not pending.empty():
-                raw = pending.get_nowait()
-                raw_id = await svc.pipeline.store_raw(
-                    Channel.EMAIL, raw, content_type="message/rfc822"
-                )
-                parsed = to_inbound(parse_email(raw), envelope_sender="bench@example.org")
-                await svc.pipeline.ingest(parsed, raw_id=raw_id)
+                await mail.receive(pending.get_nowait(), meta)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -196,7 +193,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="carecentre-bench-") as folder:
         rate, stored = await smtp_rate(Path(folder), args.messages, args.connections)
     print(f"parse_email + to_inbound       {baseline:7.0f} messages/s (baseline)")
-    print(f"store + parse + ingest, no SMTP {core:6.0f} messages/s = {core / baseline:.2f}x parse")
+    print(f"parse + store + ingest, no SMTP {core:6.0f} messages/s = {core / baseline:.2f}x parse")
     print(
         f"SMTP -> ticket (SQLite)        {rate:7.0f} messages/s = {rate / baseline:.2f}x parse, "
         f"{rate / core:.2f}x without SMTP"

@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from carecentre.app import running  # noqa: E402
-from carecentre.contract import Channel, InboundMessage  # noqa: E402
-from carecentre.db import Database  # noqa: E402
-from carecentre.metrics import Metrics  # noqa: E402
-from carecentre.migrations import upgrade  # noqa: E402
-from carecentre.settings import load_settings  # noqa: E402
+from carecentre.app import running
+from carecentre.contract import Channel, InboundMessage
+from carecentre.db import Database
+from carecentre.metrics import Metrics
+from carecentre.migrations import upgrade
+from carecentre.settings import load_settings
 
 DEFAULT_PG = os.environ.get(
     "CARECENTRE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -95,7 +95,7 @@ def loads(session: Session, agent_ids: list[int]) -> dict[int, int]:
     if not agent_ids:
         return {}
     # Every agent's load in one pass over the open tickets' index, kept here for the few asked.
-    hint = use_index(session, "ix_ticket_open_assignee")
+    hint = use_index(session, "ix_ticket_open")
     rows = session.execute(
         text(
             f"SELECT assignee_id, count(*) FROM ticket{hint}"  # noqa: S608 (an index name)

@@ -45,6 +45,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
+    # Read pages straight from the operating system's cache (shared by every connection)
+    # instead of copying each into a small per-connection cache: searches and lists over
+    # millions of rows read several times faster. SQLite caps it at its build's maximum.
+    "PRAGMA mmap_size=2147418112",
 )
 MAX_BATCH = 64
 

@@ -140,30 +140,39 @@ class Subscription:
 
     async def __anext__(self) -> EventRecord:
         while True:
-            if self.queue:
-                event = self.queue.popleft()
-            elif self.catching_up:
-                rows = await self.bus.read_after(self.last)
-                if not rows:
-                    # Caught up with the table. Flip to live only if the bus has fanned out
-                    # nothing newer meanwhile (no await between the check and the flip).
-                    if self.last >= self.bus.last_seq:
-                        self.catching_up = False
-                    continue
-                self.queue.extend(rows)
+            event = self.take()
+            if event is not None:
+                return event
+            if self.catching_up:
+                await self.refill()
                 continue
-            else:
-                self.waiter = asyncio.get_running_loop().create_future()
-                try:
-                    await self.waiter
-                finally:
-                    self.waiter = None
-                continue
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+
+    def take(self) -> EventRecord | None:
+        """The next event already at hand, without waiting or reading the table: ``None`` when
+        there is none (then :meth:`refill` while catching up, or wait for the bus)."""
+        while self.queue:
+            event = self.queue.popleft()
             if event.seq <= self.last:
                 continue
             self.last = event.seq
             if self.accept is None or self.accept(event):
                 return event
+        return None
+
+    async def refill(self) -> None:
+        """While catching up: read the next page of missed events from the table."""
+        rows = await self.bus.read_after(self.last)
+        if rows:
+            self.queue.extend(rows)
+        elif self.last >= self.bus.last_seq:
+            # Caught up with the table. Flip to live only if the bus has fanned out nothing
+            # newer meanwhile (no await between the check and the flip).
+            self.catching_up = False
 
     def push(self, event: EventRecord) -> None:
         if self.catching_up:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -240,7 +240,7 @@ class Pipeline:
             raw_id = _insert(session, raw)
             try:
                 with session.begin_nested():
-                    return raw_id, self._ingest(session, message, *prepared, raw_id), None
+                    return raw_id, self._ingest(session, *prepared, raw_id), None
             except DBAPIError as race:
                 if _retryable(race):
                     return raw_id, None, race
@@ -329,9 +329,12 @@ class Pipeline:
 
     async def _prepare(
         self, message: InboundMessage
-    ) -> tuple[str, list[tuple[Any, tuple[str, int] | None]]]:
-        """Checks and file writes done before the transaction: the normalized sender, and the
-        attachments' bytes written (content-addressed, so a rolled-back write is harmless)."""
+    ) -> tuple[InboundMessage, str, list[tuple[Any, tuple[str, int] | None]]]:
+        """Work done before the transaction, outside the writer: HTML sanitized (whatever the
+        channel did, nothing unsanitized is stored), the normalized sender, and the attachments'
+        bytes written (content-addressed, so a rolled-back write is harmless)."""
+        if message.body_html:
+            message = replace(message, body_html=nh3.clean(message.body_html))
         address = normalize(message.identity_kind, message.sender, region=self.region)
         if not message.external_id or len(message.external_id) > 500:
             raise ParseError("the provider's message id is missing or longer than 500 characters")
@@ -339,7 +342,7 @@ class Pipeline:
             (attachment, await self.store.put(attachment.data) if attachment.data else None)
             for attachment in message.attachments
         ]
-        return address, stored
+        return message, address, stored
 
     def _after(self, message: InboundMessage, result: IngestResult) -> None:
         self.metrics.ingested.labels(
@@ -352,11 +355,11 @@ class Pipeline:
 
     async def ingest(self, message: InboundMessage, *, raw_id: int | None = None) -> IngestResult:
         """Turn one normalized message into ticket state. Idempotent on (channel, external id)."""
-        address, stored = await self._prepare(message)
+        clean, address, stored = await self._prepare(message)
         for attempt in range(1, _MAX_TRIES + 1):
             try:
                 result = await self.db.run_write(
-                    lambda session: self._ingest(session, message, address, stored, raw_id)
+                    lambda session: self._ingest(session, clean, address, stored, raw_id)
                 )
             except DBAPIError as error:
                 if not _retryable(error) or attempt == _MAX_TRIES:
@@ -446,7 +449,7 @@ class Pipeline:
             address=address,
             subject=message.subject[:500] if message.subject else None,
             body_text=message.body_text,
-            body_html=nh3.clean(message.body_html) if message.body_html else None,
+            body_html=message.body_html,
             full_text=message.full_text,
             automatic=message.automatic,
             delivery_status=DeliveryStatus.RECEIVED,

@@ -126,6 +126,8 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_status_due", "status", "due_at"),
         # The queue's order: tickets with a due time by it, then the others (ticket_search).
         sa.Index("ix_ticket_due", "due_at", "id"),
+        # Open tickets counted by queue without reading the tickets themselves.
+        sa.Index("ix_ticket_status_queue", "status", "queue_id"),
     )
 
     id: int | None = _pk()

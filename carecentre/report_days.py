@@ -3,20 +3,21 @@
 A day's figures are computed from that day's tickets alone (a narrow range of one index), so a
 one-year report adds up 365 small sets instead of reading a year of tickets: reading a year of
 tickets row by row takes several seconds at a million tickets a year (SQLite or PostgreSQL, see
-``bench/stats.py``). Past days are kept in ``report_day`` by :func:`roll_up` (run in the
+``bench/stats.py``). Past days are kept (:mod:`carecentre.report_rollup`, in the
 background); a day not kept yet, and today, are computed when asked, with the same code.
 
 Times to first response and to resolution are kept as histograms in :data:`BUCKETS`: exact to the
-minute under an hour, to five minutes under three hours, and so on, never coarser than 1/20 of the
-value before a day, 1/12 after; a whole hour is always exact. Percentiles are read from them as
-PostgreSQL's ``percentile_cont`` reads sorted values.
+minute under an hour, then in steps of 5 minutes (to 3 hours), 10, 15, 30 minutes, 1, 3, 6 hours
+and 1 day: never wider than 1/12 of the value (1/24 past six hours), and a whole hour always
+falls on a bucket's start. Percentiles are read from them as PostgreSQL's ``percentile_cont``
+reads sorted values, each value taken to lie evenly across its bucket.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -69,10 +70,10 @@ class Cell:
 Cells = dict[tuple[int, str], Cell]
 
 
-def percentile(histogram: Counter[int], share: float) -> float | None:
-    """``percentile_cont(share)`` of the values a histogram holds, each read as lying evenly
-    spread across its bucket from the bucket's lower bound."""
-    total = sum(histogram.values())
+def percentile(histogram: Sequence[int], share: float) -> float | None:
+    """``percentile_cont(share)`` of the values a histogram (a count per bucket of
+    :data:`BUCKETS`) holds, each read as spread evenly across its bucket from its lower bound."""
+    total = sum(histogram)
     if not total:
         return None
     rank = share * (total - 1)
@@ -81,13 +82,12 @@ def percentile(histogram: Counter[int], share: float) -> float | None:
     return values[0] + (values[1] - values[0]) * (rank - low)
 
 
-def _order_statistics(histogram: Counter[int], ranks: Sequence[int]) -> list[float]:
+def _order_statistics(histogram: Sequence[int], ranks: Sequence[int]) -> list[float]:
     found: list[float] = []
     seen = 0
     wanted = list(ranks)
-    for index in sorted(histogram):
-        count = histogram[index]
-        while wanted and wanted[0] < seen + count:
+    for index, count in enumerate(histogram):
+        while count and wanted and wanted[0] < seen + count:
             offset = wanted.pop(0) - seen
             found.append(BUCKETS[index] + bucket_width(index) * offset / count)
         seen += count
@@ -96,14 +96,15 @@ def _order_statistics(histogram: Counter[int], ranks: Sequence[int]) -> list[flo
     return found
 
 
-def flat(counter: Counter[int]) -> list[int]:
-    return [n for key in sorted(counter) for n in (key, counter[key])]
-
-
-def unflat(values: Sequence[int], into: Counter[int]) -> None:
+def add_flat(histogram: list[int], values: Sequence[int]) -> None:
+    """Add a flat ``[bucket, count, …]`` list into a dense histogram."""
     pairs = iter(values)
     for key, count in zip(pairs, pairs, strict=True):
-        into[key] += count
+        histogram[key] += count
+
+
+def flat(counter: Counter[int]) -> list[int]:
+    return [n for key in sorted(counter) for n in (key, counter[key])]
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -170,65 +171,10 @@ async def compute_day(session: AsyncSession, day: date, zone: ZoneInfo, now: dat
     return cells
 
 
-async def load_days(session: AsyncSession, first: date, last: date) -> dict[date, Cells]:
-    """The kept figures of the days from ``first`` to ``last`` that have been computed."""
-    done = await session.execute(
-        text("SELECT day FROM report_day_done WHERE day >= :first AND day <= :last"),
-        {"first": first, "last": last},
-    )
-    days: dict[date, Cells] = {_date(day): {} for (day,) in done}
-    rows = await session.execute(
-        text(
-            "SELECT day, queue_id, channel, created, finished, first_response_met,"
-            " first_response_missed, resolution_met, resolution_missed, hours, first_response,"
-            " resolution FROM report_day WHERE day >= :first AND day <= :last"
-        ),
-        {"first": first, "last": last},
-    )
-    for day, queue_id, channel, created, finished, *rest in rows:
-        cells = days.setdefault(_date(day), {})
-        found = Cell(int(created), int(finished), [int(n) for n in rest[:4]])
-        for target, raw in zip(
-            (found.hours, found.first_response, found.resolution), rest[4:], strict=True
-        ):
-            unflat(_list(raw), target)
-        cells[(int(queue_id), str(channel))] = found
-    return days
-
-
-def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _list(value: Any) -> list[int]:
-    import json
-
-    return value if isinstance(value, list) else json.loads(value)
-
-
-def rows_of(day: date, cells: Cells) -> Iterator[dict[str, Any]]:
-    """A day's figures as ``report_day`` rows."""
-    for (queue_id, channel), found in cells.items():
-        yield {
-            "day": day,
-            "queue_id": queue_id,
-            "channel": channel,
-            "created": found.created,
-            "finished": found.finished,
-            "first_response_met": found.sla[0],
-            "first_response_missed": found.sla[1],
-            "resolution_met": found.sla[2],
-            "resolution_missed": found.sla[3],
-            "hours": flat(found.hours),
-            "first_response": flat(found.first_response),
-            "resolution": flat(found.resolution),
-        }
-
-
 async def open_now(session: AsyncSession, queue_ids: set[int] | None, channel: str | None) -> int:
     """Tickets open now (new, open or pending), in ``queue_ids`` (None: all) and ``channel``."""
     params: dict[str, Any] = {}
-    hint = use_index(session, "ix_ticket_status_due")
+    hint = use_index(session, "ix_ticket_open")
     sql = (
         f"SELECT queue_id, channel, count(*) FROM ticket{hint}"  # noqa: S608 (an index name)
         " WHERE status IN ('new', 'open', 'pending') GROUP BY queue_id, channel"

@@ -10,12 +10,10 @@ closed since. Everything else counts the tickets created in the range.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +22,16 @@ from sqlmodel import col, select
 from carecentre.access import Principal
 from carecentre.contract import Channel
 from carecentre.models import Queue
-from carecentre.report_days import Cells, compute_day, load_days, open_now, percentile
+from carecentre.report_days import BUCKETS, add_flat, compute_day, open_now, percentile
+from carecentre.report_output import Report, Stat
+from carecentre.report_store import (
+    Counts,
+    DayRow,
+    day_rows,
+    load_counts,
+    load_details,
+    load_months,
+)
 
 MAX_DAYS = 731
 
@@ -71,94 +78,59 @@ class ReportRequest:
         return cls(first, last, params.get("queue") or None, found)
 
 
-Stat = tuple[int, float | None, float | None]  # count, median and 90th percentile (seconds)
+def _span(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-@dataclass
-class Report:
-    request: ReportRequest
-    queues: dict[int, Queue]
-    days: list[date]
-    volume: dict[date, int]
-    by_queue: Counter[str]
-    by_channel: Counter[str]
-    times: dict[str, dict[tuple[str, str], Stat]]
-    sla: dict[tuple[str, str], list[int]]
-    backlog: dict[date, int]
-    hours: list[int]  # tickets per local hour of the day, 0-23, over the range
-
-    def label(self, key: tuple[str, str]) -> str:
-        kind, value = key
-        if kind == "queue":
-            queue = self.queues.get(int(value))
-            return queue.slug if queue else value
-        return value or "total"
-
-    def to_json(self) -> dict[str, Any]:
-        def times(name: str) -> dict[str, Any]:
-            return {
-                self.label(key): {
-                    "count": count,
-                    "median_hours": _hours(median),
-                    "p90_hours": _hours(p90),
-                    "by": key[0] or "total",
-                }
-                for key, (count, median, p90) in self.times[name].items()
-            }
-
-        def sla(key: tuple[str, str]) -> dict[str, Any]:
-            fr_met, fr_missed, res_met, res_missed = self.sla.get(key, [0, 0, 0, 0])
-            return {
-                "first_response": _share(fr_met, fr_missed),
-                "resolution": _share(res_met, res_missed),
-            }
-
-        request = self.request
-        return {
-            "from": request.first.isoformat(),
-            "to": request.last.isoformat(),
-            "queue": request.queue,
-            "channel": request.channel.value if request.channel else None,
-            "volume": {
-                "total": sum(self.volume.values()),
-                "by_day": [
-                    {"day": d.isoformat(), "tickets": self.volume.get(d, 0)} for d in self.days
-                ],
-                "by_queue": dict(self.by_queue),
-                "by_channel": dict(self.by_channel),
-            },
-            "first_response": times("first_response"),
-            "resolution": times("resolution"),
-            "sla": {
-                "total": sla(("", "")),
-                "by_queue": {self.label(k): sla(k) for k in self.sla if k[0] == "queue"},
-                "by_channel": {k[1]: sla(k) for k in self.sla if k[0] == "channel"},
-            },
-            "backlog": [{"day": d.isoformat(), "open": self.backlog[d]} for d in self.days],
-            "busiest_hours": [{"hour": h, "tickets": n} for h, n in enumerate(self.hours)],
-        }
+def _whole_months(first: date, last: date, today: date) -> list[date]:
+    """First days of the months wholly inside ``[first, last]`` and over before today."""
+    months: list[date] = []
+    month = first if first.day == 1 else (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    while True:
+        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        end = following - timedelta(days=1)
+        if end > last or end >= today:
+            return months
+        months.append(month)
+        month = following
 
 
-def _hours(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / 3600, 2)
+def _runs(days: list[date]) -> Iterator[tuple[date, date]]:
+    """Consecutive days as (first, last) pairs."""
+    start = previous = None
+    for day in sorted(days):
+        if previous is None or day != previous + timedelta(days=1):
+            if start is not None and previous is not None:
+                yield start, previous
+            start = day
+        previous = day
+    if start is not None and previous is not None:
+        yield start, previous
 
 
-def _share(met: int, missed: int) -> dict[str, Any]:
-    total = met + missed
-    return {"met": met, "missed": missed, "percent": round(100 * met / total, 1) if total else None}
+async def _figures(
+    session: AsyncSession, request: ReportRequest, today: date, zone: ZoneInfo, now: datetime
+) -> tuple[list[Counts], list[DayRow]]:
+    """Every day's counts from the range's start to today, and the histograms, hours and SLA
+    counts of the range: kept months and days where there are some, computed now elsewhere."""
+    end = max(today, request.last)
+    kept, counts = await load_counts(session, request.first, today - timedelta(days=1))
+    live: dict[date, list[DayRow]] = {}
+    for day in _span(request.first, end):
+        if day not in kept or day == today:
+            live[day] = list(day_rows(day, await compute_day(session, day, zone, now)))
+            counts += [(r.day, r.queue_id, r.channel, r.created, r.finished) for r in live[day]]
+    months, details = await load_months(session, _whole_months(request.first, request.last, today))
+    covered = {day for month in months for day in _span(month, _month_end(month))}
+    rest = [d for d in _span(request.first, request.last) if d not in covered]
+    for first, last in _runs([d for d in rest if d not in live]):
+        details += await load_details(session, first, last)
+    details += [row for day in rest if day in live for row in live[day]]
+    return counts, details
 
 
-async def _days(
-    session: AsyncSession, first: date, today: date, zone: ZoneInfo, now: datetime
-) -> dict[date, Cells]:
-    """Every day's figures from ``first`` to today: kept ones, the others computed now."""
-    days = await load_days(session, first, today - timedelta(days=1))
-    day = first
-    while day <= today:
-        if day not in days or day == today:
-            days[day] = await compute_day(session, day, zone, now)
-        day += timedelta(days=1)
-    return days
+def _month_end(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
 async def build_report(
@@ -181,7 +153,7 @@ async def build_report(
     days = [
         request.first + timedelta(days=n) for n in range((request.last - request.first).days + 1)
     ]
-    figures = await _days(session, request.first, max(today, request.last), zone, now)
+    counts, details = await _figures(session, request, today, zone, now)
 
     volume: Counter[date] = Counter()
     hours = [0] * 24
@@ -189,39 +161,38 @@ async def build_report(
     by_channel: Counter[str] = Counter()
     arrived: Counter[date] = Counter()
     finished: Counter[date] = Counter()
-    per_cell: dict[str, dict[tuple[int, str], Counter[int]]] = {
-        "first_response": {},
-        "resolution": {},
-    }
+    for day, queue_id, name, created, done in counts:
+        if queue_id not in visible or channel not in (None, name):
+            continue
+        arrived[day] += created
+        finished[day] += done
+        if request.first <= day <= request.last:
+            volume[day] += created
+            by_queue[queues[queue_id].slug] += created
+            by_channel[name] += created
+    width = len(BUCKETS)
+    first_response: dict[tuple[int, str], list[int]] = {}
+    resolution: dict[tuple[int, str], list[int]] = {}
     sla: dict[tuple[str, str], list[int]] = {}
-    for day, cells in figures.items():
-        for (queue_id, name), cell in cells.items():
-            if queue_id not in visible or (channel is not None and name != channel):
-                continue
-            arrived[day] += cell.created
-            finished[day] += cell.finished
-            if not request.first <= day <= request.last:
-                continue
-            volume[day] += cell.created
-            by_queue[queues[queue_id].slug if queue_id in queues else str(queue_id)] += cell.created
-            by_channel[name] += cell.created
-            for hour, count in cell.hours.items():
-                hours[hour] += count
-            for measure, histogram in (
-                ("first_response", cell.first_response),
-                ("resolution", cell.resolution),
-            ):
-                per_cell[measure].setdefault((queue_id, name), Counter()).update(histogram)
-            for key in (("queue", str(queue_id)), ("channel", name), ("", "")):
-                totals = sla.setdefault(key, [0, 0, 0, 0])
-                for index, value in enumerate(cell.sla):
-                    totals[index] += value
+    for row in details:
+        if row.queue_id not in visible or channel not in (None, row.channel):
+            continue
+        add_flat(hours, row.hours)
+        cell = (row.queue_id, row.channel)
+        add_flat(first_response.setdefault(cell, [0] * width), row.first_response)
+        add_flat(resolution.setdefault(cell, [0] * width), row.resolution)
+        for key in (("queue", str(row.queue_id)), ("channel", row.channel), ("", "")):
+            totals = sla.setdefault(key, [0, 0, 0, 0])
+            for index, value in enumerate(row.sla):
+                totals[index] += value
     for key in [k for k, v in sla.items() if not any(v)]:
         del sla[key]
     by_queue, by_channel = +by_queue, +by_channel  # without the zeros
-    still_open = await open_now(session, visible, channel)
-    backlog = _backlog(days, still_open, arrived, finished)
-    times = {measure: _percentiles(cells) for measure, cells in per_cell.items()}
+    backlog = _backlog(days, await open_now(session, visible, channel), arrived, finished)
+    times = {
+        "first_response": _percentiles(first_response),
+        "resolution": _percentiles(resolution),
+    }
     return Report(
         request, queues, days, dict(volume), by_queue, by_channel, times, sla, backlog, hours
     )
@@ -243,48 +214,17 @@ def _backlog(
     return backlog
 
 
-def _percentiles(cells: dict[tuple[int, str], Counter[int]]) -> dict[tuple[str, str], Stat]:
-    groups: dict[tuple[str, str], Counter[int]] = {("", ""): Counter()}
+def _percentiles(cells: dict[tuple[int, str], list[int]]) -> dict[tuple[str, str], Stat]:
+    groups: dict[tuple[str, str], list[int]] = {("", ""): [0] * len(BUCKETS)}
     for (queue_id, name), histogram in cells.items():
         for key in (("queue", str(queue_id)), ("channel", name), ("", "")):
-            groups.setdefault(key, Counter()).update(histogram)
+            found = groups.get(key)
+            if found is None:
+                groups[key] = histogram[:]
+            else:
+                groups[key] = [a + b for a, b in zip(found, histogram, strict=True)]
     return {
-        key: (sum(h.values()), percentile(h, 0.5), percentile(h, 0.9))
+        key: (sum(h), percentile(h, 0.5), percentile(h, 0.9))
         for key, h in groups.items()
-        if key == ("", "") or h
+        if key == ("", "") or any(h)
     }
-
-
-def to_csv(report: Report) -> str:
-    """The report as CSV: one section after another, each with its own header row."""
-    data = report.to_json()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["report", "from", data["from"], "to", data["to"]])
-    writer.writerow([])
-    writer.writerow(["day", "tickets", "open at end of day"])
-    for volume, backlog in zip(data["volume"]["by_day"], data["backlog"], strict=True):
-        writer.writerow([volume["day"], volume["tickets"], backlog["open"]])
-    for measure in ("first_response", "resolution"):
-        writer.writerow([])
-        writer.writerow(
-            [f"{measure} by", "group", "tickets", "median hours", "90th percentile hours"]
-        )
-        for group, row in data[measure].items():
-            writer.writerow([row["by"], group, row["count"], row["median_hours"], row["p90_hours"]])
-    writer.writerow([])
-    writer.writerow(
-        ["sla by", "group", "first response met", "missed", "%", "resolution met", "missed", "%"]
-    )
-    sections = [("total", {"total": data["sla"]["total"]})]
-    sections += [("queue", data["sla"]["by_queue"]), ("channel", data["sla"]["by_channel"])]
-    for kind, groups in sections:
-        for group, row in groups.items():
-            cells = [row[target][part] for target in ("first_response", "resolution")
-                     for part in ("met", "missed", "percent")]  # fmt: skip
-            writer.writerow([kind, group, *cells])
-    writer.writerow([])
-    writer.writerow(["hour", "tickets"])
-    for row in data["busiest_hours"]:
-        writer.writerow([f"{row['hour']:02d}:00", row["tickets"]])
-    return out.getvalue()

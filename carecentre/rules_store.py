@@ -22,7 +22,8 @@ from sqlmodel import col, select
 
 from carecentre.coltypes import utcnow
 from carecentre.models import Queue
-from carecentre.rules import CompiledRule, RuleErrors, RuleProblem, RuleSpec, parse_rule
+from carecentre.rule_matching import CompiledRule
+from carecentre.rules import RuleErrors, RuleProblem, RuleSpec, parse_rule
 from carecentre.supervision_models import RoutingRule
 
 MAX_RULES = 500
@@ -141,22 +142,36 @@ def delete_rule(session: Session, rule_id: int) -> None:
 
 
 def read_rules_file(content: bytes, media_type: str) -> object:
-    """The document in a rules file: TOML when the type or the text says so, else JSON."""
+    """The document in a rules file, JSON or TOML as its media type (or else its text) says."""
     if len(content) > MAX_FILE_BYTES:
         raise RuleErrors([RuleProblem("file", f"larger than {MAX_FILE_BYTES} bytes")])
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise RuleErrors([RuleProblem("file", "is not UTF-8 text")]) from None
-    if "toml" in media_type or (not text.lstrip().startswith(("{", "["))):
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise RuleErrors([RuleProblem("file", f"is not valid TOML ({error})")]) from None
+    if "toml" in media_type:
+        return _parse(text, "TOML")
+    if "json" in media_type:
+        return _parse(text, "JSON")
+    # No type (a pasted file): JSON opens with { or [ (but not TOML's [[ or [table]); try the
+    # likelier first, and report its error if neither reads.
+    start = text.lstrip()
+    likely = "JSON" if start.startswith("{") or start[:2] in ("[{", '["', "[]") else "TOML"
     try:
-        return json.loads(text)
-    except ValueError as error:
-        raise RuleErrors([RuleProblem("file", f"is not valid JSON ({error})")]) from None
+        return _parse(text, likely)
+    except RuleErrors:
+        try:
+            return _parse(text, "TOML" if likely == "JSON" else "JSON")
+        except RuleErrors:
+            pass
+        raise
+
+
+def _parse(text: str, kind: str) -> object:
+    try:
+        return tomllib.loads(text) if kind == "TOML" else json.loads(text)
+    except ValueError as error:  # TOMLDecodeError is a ValueError too
+        raise RuleErrors([RuleProblem("file", f"is not valid {kind} ({error})")]) from None
 
 
 def check_rules_file(

@@ -323,9 +323,14 @@ def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "settings"
     value = first.get("input")
+    hidden = ("secret", "password", "token")
+    if isinstance(value, str) and "@" in value and "://" in value:
+        # URLs may carry credentials (smtp://user:pass@relay): show them without.
+        scheme, _, rest = value.partition("://")
+        value = f"{scheme}://…@{rest.rpartition('@')[2]}"
     shown = (
         ""
-        if isinstance(value, dict) or "secret" in field or "password" in field
+        if isinstance(value, dict) or any(word in field for word in hidden)
         else f" (got {value!r})"
     )
     return f"{ENV_PREFIX}{field.upper()}: {first['msg']}{shown}"

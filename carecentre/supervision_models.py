@@ -131,7 +131,19 @@ class TicketSla(SQLModel, table=True):
     __tablename__ = "ticket_sla"
     __table_args__ = (
         sa.Index("ix_ticket_sla_report", "started_at", "queue_id", "channel"),
-        sa.Index("ix_ticket_sla_open", "finished_at", "queue_id"),
+        # Covers the wallboard's look at every running clock (carecentre.wallboard).
+        sa.Index(
+            "ix_ticket_sla_open",
+            "finished_at",
+            "queue_id",
+            "channel",
+            "paused_at",
+            "first_response_at",
+            "first_response_risk_at",
+            "first_response_due_at",
+            "resolution_risk_at",
+            "resolution_due_at",
+        ),
     )
 
     ticket_id: int = Field(
@@ -193,6 +205,33 @@ class ReportDay(SQLModel, table=True):
     resolution: list[int] = Field(default_factory=list, sa_type=sa.JSON)
 
 
+class ReportMonth(SQLModel, table=True):
+    """A whole past month's histograms, hours and SLA counts for one queue and channel: the
+    sum of its days (``report_day``), so a long report reads a dozen rows, not a year's."""
+
+    __tablename__ = "report_month"
+
+    month: date = Field(primary_key=True)  # its first day
+    queue_id: int = Field(primary_key=True, sa_type=BigId)
+    channel: str = Field(primary_key=True, max_length=16)
+    first_response_met: int = 0
+    first_response_missed: int = 0
+    resolution_met: int = 0
+    resolution_missed: int = 0
+    hours: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    first_response: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    resolution: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+class ReportMonthDone(SQLModel, table=True):
+    """The months summed up (a month without tickets has no rows above)."""
+
+    __tablename__ = "report_month_done"
+
+    month: date = Field(primary_key=True)
+    computed_at: datetime = _when()
+
+
 class ReportDayDone(SQLModel, table=True):
     """When a day's figures were last computed (a day without tickets has no rows above)."""
 
@@ -223,4 +262,12 @@ sa.Index(
     _ticket.c.channel,
 )
 sa.Index("ix_ticket_first_response", _ticket.c.first_response_at, _ticket.c.queue_id)
-sa.Index("ix_ticket_open_assignee", _ticket.c.status, _ticket.c.assignee_id)
+sa.Index(
+    "ix_ticket_open",
+    _ticket.c.status,
+    _ticket.c.first_response_at,
+    _ticket.c.queue_id,
+    _ticket.c.channel,
+    _ticket.c.created_at,
+    _ticket.c.assignee_id,
+)

@@ -19,7 +19,7 @@ from carecentre.contract import InboundMessage
 from carecentre.models import Queue, Ticket
 from carecentre.queue_hours import QueueCalendars
 from carecentre.routing import choose_queue
-from carecentre.rules import matches
+from carecentre.rule_matching import matches
 from carecentre.rules_store import compiled_rules
 from carecentre.sla import find_policy, start_clock
 from carecentre.states import Priority

@@ -149,34 +149,31 @@ def search_clause(text: str) -> Any:
     )
 
 
-# Each query returns ticket ids (``tickets``) or contact ids (``contacts``) for :param:`q`,
-# at most :param:`n` of them.
-_SQLITE_LOOKUPS = (
-    ("tickets", "SELECT rowid FROM search_ticket WHERE search_ticket MATCH :q LIMIT :n"),
+# One statement per database: (source, id) rows for :param:`q`, at most :param:`n` per source.
+# Sources 0 and 1 give ticket ids (subject or reference; a message), 2 and 3 contact ids (name;
+# an address). Each source is limited on its own, so a common text costs little to recognize.
+_SQLITE_LOOKUP = " UNION ALL ".join(
     (
-        "tickets",
-        "SELECT ticket_id FROM message WHERE id IN "
+        "SELECT 0, id FROM (SELECT rowid AS id FROM search_ticket "
+        "WHERE search_ticket MATCH :q LIMIT :n) AS s0",
+        "SELECT 1, ticket_id FROM message WHERE id IN "
         "(SELECT rowid FROM search_message WHERE search_message MATCH :q LIMIT :n)",
-    ),
-    ("contacts", "SELECT rowid FROM search_contact WHERE search_contact MATCH :q LIMIT :n"),
-    (
-        "contacts",
-        "SELECT contact_id FROM contact_identity WHERE id IN "
+        "SELECT 2, id FROM (SELECT rowid AS id FROM search_contact "
+        "WHERE search_contact MATCH :q LIMIT :n) AS s2",
+        "SELECT 3, contact_id FROM contact_identity WHERE id IN "
         "(SELECT rowid FROM search_identity WHERE search_identity MATCH :q LIMIT :n)",
-    ),
+    )
 )
-_POSTGRES_LOOKUPS = (
+_POSTGRES_LOOKUP = " UNION ALL ".join(
     (
-        "tickets",
-        "SELECT id FROM ticket WHERE subject ILIKE :q ESCAPE '\\' "
-        "OR reference ILIKE :q ESCAPE '\\' LIMIT :n",
-    ),
-    ("tickets", "SELECT ticket_id FROM message WHERE body_text ILIKE :q ESCAPE '\\' LIMIT :n"),
-    ("contacts", "SELECT id FROM contact WHERE name ILIKE :q ESCAPE '\\' LIMIT :n"),
-    (
-        "contacts",
-        "SELECT contact_id FROM contact_identity WHERE address ILIKE :q ESCAPE '\\' LIMIT :n",
-    ),
+        "SELECT 0, id FROM (SELECT id FROM ticket "
+        "WHERE subject ILIKE :q OR reference ILIKE :q LIMIT :n) AS s0",
+        "SELECT 1, id FROM (SELECT ticket_id AS id FROM message "
+        "WHERE body_text ILIKE :q LIMIT :n) AS s1",
+        "SELECT 2, id FROM (SELECT id FROM contact WHERE name ILIKE :q LIMIT :n) AS s2",
+        "SELECT 3, id FROM (SELECT contact_id AS id FROM contact_identity "
+        "WHERE address ILIKE :q LIMIT :n) AS s3",
+    )
 )
 
 
@@ -190,29 +187,29 @@ async def indexed_matches(
         return None
     if session.get_bind().dialect.name == "sqlite":
         # A quoted FTS5 string: with the trigram tokenizer, a substring match of the text.
-        query, lookups = '"' + text.replace('"', '""') + '"', _SQLITE_LOOKUPS
+        query, lookup = '"' + text.replace('"', '""') + '"', _SQLITE_LOOKUP
     else:
-        query, lookups = _like_pattern(text), _POSTGRES_LOOKUPS
-    found: dict[str, set[int]] = {"tickets": set(), "contacts": set()}
-    for kind, statement in lookups:
-        rows = list(await session.scalars(sql(statement), {"q": query, "n": hits + 1}))
-        if len(rows) > hits:
-            return None
-        found[kind].update(rows)
-    if found["contacts"]:
+        # Backslash is PostgreSQL's default LIKE escape, the one _like_pattern uses.
+        query, lookup = _like_pattern(text), _POSTGRES_LOOKUP
+    found: list[list[int]] = [[], [], [], []]
+    for source, found_id in await session.execute(sql(lookup), {"q": query, "n": hits + 1}):
+        found[source].append(found_id)
+    if any(len(ids) > hits for ids in found):
+        return None
+    tickets = {*found[0], *found[1]}
+    contacts = {*found[2], *found[3]}
+    if contacts:
         rows = list(
             await session.scalars(
-                select(Ticket.id)
-                .where(col(Ticket.contact_id).in_(found["contacts"]))
-                .limit(hits + 1)
+                select(Ticket.id).where(col(Ticket.contact_id).in_(contacts)).limit(hits + 1)
             )
         )
         if len(rows) > hits:
             return None
-        found["tickets"].update(r for r in rows if r is not None)
-    if not found["tickets"]:
+        tickets.update(r for r in rows if r is not None)
+    if not tickets:
         return false()
-    return col(Ticket.id).in_(found["tickets"])
+    return col(Ticket.id).in_(tickets)
 
 
 async def find_tickets(
@@ -267,13 +264,19 @@ class OpenCounts:
 
 async def open_counts(session: AsyncSession, principal: Principal) -> OpenCounts:
     visible = (principal.ticket_clause(), col(Ticket.status).in_(OPEN_STATUSES))
+    # Counted from the (status, queue_id) index alone, grouped in its order, then named. Joined
+    # to the queues or grouped by queue only, the planner may read every ticket of every queue:
+    # it cannot know that open tickets are few.
     rows = await session.execute(
-        select(Queue.slug, func.count(col(Ticket.id)))
-        .join(Queue, col(Queue.id) == col(Ticket.queue_id))
+        select(Ticket.status, Ticket.queue_id, func.count())
         .where(*visible)
-        .group_by(col(Queue.slug))
+        .group_by(col(Ticket.status), col(Ticket.queue_id))
     )
-    by_queue = {slug: int(count) for slug, count in rows}
+    counted: dict[int, int] = {}
+    for _status, queue_id, count in rows:
+        counted[queue_id] = counted.get(queue_id, 0) + int(count)
+    slugs = await session.execute(select(Queue.id, Queue.slug).where(col(Queue.id).in_(counted)))
+    by_queue = {slug: counted[queue_id] for queue_id, slug in slugs if queue_id is not None}
     unassigned = await session.scalar(
         select(func.count()).where(*visible, col(Ticket.assignee_id).is_(None))
     )

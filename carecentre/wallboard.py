@@ -112,17 +112,15 @@ WAITING_SQL = (
     "SELECT queue_id, channel, count(*), min(created_at) FROM ticket{hint}"
     " WHERE status IN ('new', 'open') AND first_response_at IS NULL GROUP BY queue_id, channel"
 )
-RECEIVED_SQL = (
-    "SELECT queue_id, channel, count(*) FROM ticket{hint}"
+# Today's new tickets and today's resolved or closed ones, in one round trip.
+TODAY_SQL = (
+    "SELECT 'received', queue_id, channel, count(*) FROM ticket{received}"
     " WHERE created_at >= :since AND created_at < :until GROUP BY queue_id, channel"
-)
-RESOLVED_SQL = (
-    "SELECT queue_id, channel, count(*) FROM ticket{hint}"
+    " UNION ALL SELECT 'handled', queue_id, channel, count(*) FROM ticket{resolved}"
     " WHERE resolved_at >= :since AND resolved_at < :until GROUP BY queue_id, channel"
-)
-CLOSED_SQL = (
-    "SELECT queue_id, channel, count(*) FROM ticket{hint} WHERE closed_at >= :since"
-    " AND closed_at < :until AND resolved_at IS NULL GROUP BY queue_id, channel"
+    " UNION ALL SELECT 'handled', queue_id, channel, count(*) FROM ticket{closed}"
+    " WHERE closed_at >= :since AND closed_at < :until AND resolved_at IS NULL"
+    " GROUP BY queue_id, channel"
 )
 ANSWERED_SQL = (
     "SELECT t.queue_id, t.channel, count(*), sum(CASE WHEN t.first_response_at"
@@ -134,22 +132,16 @@ ANSWERED_SQL = (
 # Breached: a target not met whose due time has passed. At risk: not breached, running, and
 # past 80% of a target not met. Missed: a first response due today and not given.
 CLOCKS_SQL = (
-    "SELECT s.queue_id, t.channel,"
-    " sum(CASE WHEN (t.first_response_at IS NULL AND s.first_response_due_at <= :now)"
-    "  OR s.resolution_due_at <= :now THEN 1 ELSE 0 END),"
-    " sum(CASE WHEN NOT ((t.first_response_at IS NULL AND s.first_response_due_at <= :now)"
-    "  OR s.resolution_due_at <= :now) AND s.paused_at IS NULL"
-    "  AND ((t.first_response_at IS NULL AND s.first_response_risk_at <= :now)"
-    "  OR s.resolution_risk_at <= :now) THEN 1 ELSE 0 END),"
-    " sum(CASE WHEN t.first_response_at IS NULL AND s.first_response_due_at >= :since"
-    "  AND s.first_response_due_at < :now THEN 1 ELSE 0 END)"
-    " FROM ticket_sla AS s{hint} JOIN ticket AS t ON t.id = s.ticket_id"
-    " WHERE s.finished_at IS NULL GROUP BY s.queue_id, t.channel"
-)
-_COUNTS = (
-    (RECEIVED_SQL, "ix_ticket_report", "received"),
-    (RESOLVED_SQL, "ix_ticket_resolved", "handled"),
-    (CLOSED_SQL, "ix_ticket_closed", "handled"),
+    "SELECT queue_id, channel,"
+    " sum(CASE WHEN (first_response_at IS NULL AND first_response_due_at <= :now)"
+    "  OR resolution_due_at <= :now THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN NOT ((first_response_at IS NULL AND first_response_due_at <= :now)"
+    "  OR resolution_due_at <= :now) AND paused_at IS NULL"
+    "  AND ((first_response_at IS NULL AND first_response_risk_at <= :now)"
+    "  OR resolution_risk_at <= :now) THEN 1 ELSE 0 END),"
+    " sum(CASE WHEN first_response_at IS NULL AND first_response_due_at >= :since"
+    "  AND first_response_due_at < :now THEN 1 ELSE 0 END)"
+    " FROM ticket_sla{hint} WHERE finished_at IS NULL GROUP BY queue_id, channel"
 )
 
 
@@ -184,14 +176,17 @@ async def build_board(
         rows = await session.execute(text(sql), params)
         return [row for row in rows if row[0] in ids]
 
-    waiting = WAITING_SQL.format(hint=use_index(session, "ix_ticket_status_due"))
+    waiting = WAITING_SQL.format(hint=use_index(session, "ix_ticket_open"))
     for queue_id, channel, count, oldest in await grouped(waiting):
         cell = cells[(queue_id, channel)]
         cell.waiting, cell.oldest_waiting_at = int(count), read_time(oldest)
-    for template, index, name in _COUNTS:
-        for queue_id, channel, count in await grouped(
-            template.format(hint=use_index(session, index))
-        ):
+    today = TODAY_SQL.format(
+        received=use_index(session, "ix_ticket_report"),
+        resolved=use_index(session, "ix_ticket_resolved"),
+        closed=use_index(session, "ix_ticket_closed"),
+    )
+    for name, queue_id, channel, count in await session.execute(text(today), params):
+        if queue_id in ids:
             cell = cells[(queue_id, channel)]
             setattr(cell, name, getattr(cell, name) + int(count))
     answered = ANSWERED_SQL.format(hint=use_index(session, "ix_ticket_first_response"))

@@ -15,7 +15,8 @@ from carecentre.api.rules import supervisor
 from carecentre.api.supervision_schemas import Wallboard
 from carecentre.api.tickets import _json
 from carecentre.coltypes import utcnow
-from carecentre.reports import InvalidReport, Report, ReportRequest, build_report, to_csv
+from carecentre.report_output import Report, to_csv
+from carecentre.reports import InvalidReport, ReportRequest, build_report
 from carecentre.services import Services, services
 from carecentre.wallboard import Board, build_board
 

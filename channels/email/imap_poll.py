@@ -18,10 +18,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from carecentre.contract import Channel
-from carecentre.ingest import Pipeline
 from channels.email.imap_session import TAKEN, TOO_LARGE, ImapError, ImapSession
-from channels.email.intake import CONTENT_TYPE, Intake
+from channels.email.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +46,8 @@ class ImapConfig:
 class ImapPoller:
     """Takes new mail from one folder; :meth:`run_forever` in the app, :meth:`poll` in tests."""
 
-    def __init__(self, config: ImapConfig, pipeline: Pipeline, intake: Intake) -> None:
+    def __init__(self, config: ImapConfig, intake: Intake) -> None:
         self.config = config
-        self.pipeline = pipeline
         self.intake = intake
         self.uidvalidity: int | None = None
         # Highest UID taken under this UIDVALIDITY: a message whose mark did not stick (a
@@ -136,10 +133,7 @@ class ImapPoller:
             "imap_uidvalidity": uidvalidity,
         }
         # Stored before marking: if this raises, the message stays unmarked for the next poll.
-        raw_id = await self.pipeline.store_raw(
-            Channel.EMAIL, payload, content_type=CONTENT_TYPE, meta=meta
-        )
-        await self.intake.process(raw_id, payload, meta)
+        await self.intake.receive(payload, meta)
         if config.move_to:
             await session.move(uid, config.move_to)
         else:

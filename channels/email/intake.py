@@ -2,10 +2,10 @@
 
 A delivery report about a mail we sent marks that message failed (or delivered) and opens no
 ticket; the raw row is settled ``delivery-report``. Everything else becomes an
-:class:`InboundMessage` and goes through the core's ingest. Mail from our own addresses is marked
-automatic, so we never acknowledge ourselves. A mail that cannot be read, or whose ingest fails,
-stays stored, marked ``failed`` with the reason, and ``carecentre replay`` runs it again through
-:meth:`Intake.parser`.
+:class:`InboundMessage` and is stored with its ticket in one unit of work. Mail from our own
+addresses is marked automatic, so we never acknowledge ourselves. A mail that cannot be read, or
+whose ingest fails, is stored all the same, marked ``failed`` with the reason, and
+``carecentre replay`` runs it again through :meth:`Intake.parser`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 
 from carecentre.contract import Channel, InboundMessage, ParseError
 from carecentre.delivery import DeliveryReports
-from carecentre.identities import InvalidAddress
 from carecentre.ingest import Pipeline
 from carecentre.states import DeliveryStatus
 from channels.email.identity import MailIdentity
@@ -54,6 +53,10 @@ def _recipient(meta: Mapping[str, Any]) -> str | None:
     return found[0] if found else None
 
 
+def _internal(error: BaseException) -> str:
+    return f"internal error: {type(error).__name__}: {error}"
+
+
 def _diagnostic(report: DeliveryReport) -> tuple[str, str | None]:
     failed = [r for r in report.recipients if r.action == "failed"] or list(report.recipients)
     first = failed[0] if failed else None
@@ -66,7 +69,7 @@ def _diagnostic(report: DeliveryReport) -> tuple[str, str | None]:
 
 
 class Intake:
-    """Parses stored mail and hands it to the core; one per app."""
+    """Takes received mail to the core, however it arrived; one per app."""
 
     def __init__(
         self, pipeline: Pipeline, delivery: DeliveryReports, identity: MailIdentity
@@ -101,29 +104,57 @@ class Intake:
         """
         return self.message(parse_email(payload), meta)
 
-    async def process(self, raw_id: int, payload: bytes, meta: Mapping[str, Any]) -> Outcome:
-        """Parse and ingest one stored mail. Never raises for a bad mail; raises only when
-        not even the failure could be recorded (the database is gone)."""
-        try:
-            if len(payload) > _THREAD_PARSE_BYTES:
-                parsed = await asyncio.to_thread(parse_email, payload)
-            else:
-                parsed = parse_email(payload)
-            if parsed.delivery_report is not None:
-                return await self._report(raw_id, parsed.delivery_report)
-            result = await self.pipeline.ingest(self.message(parsed, meta), raw_id=raw_id)
-        except (ParseError, InvalidAddress) as error:
-            reason = str(error)
-            log.warning("email #%d kept unparsed: %s", raw_id, reason)
-        except Exception as error:
-            reason = f"internal error: {type(error).__name__}: {error}"
-            log.exception("email #%d kept after an internal error", raw_id)
+    async def receive(self, payload: bytes, meta: Mapping[str, Any]) -> Outcome:
+        """Store one mail as received and make it a message, a delivery report, or a failure
+        kept for replay. Raises only when nothing could be stored (the database is gone), so
+        the caller can have the mail sent again."""
+        if len(payload) > _THREAD_PARSE_BYTES:
+            parsed = await asyncio.to_thread(parse_email, payload)
         else:
-            status = "duplicate" if result.duplicate else "ingested"
-            return Outcome(raw_id, status, reference=result.reference)
-        await self.pipeline.settle(raw_id, "failed", reason)
+            parsed = parse_email(payload)
+        if parsed.delivery_report is not None:
+            raw_id = await self._store(payload, meta)
+            try:
+                return await self._report(raw_id, parsed.delivery_report)
+            except Exception as error:
+                log.exception("email #%d: a delivery report could not be applied", raw_id)
+                return await self._failed(raw_id, _internal(error))
+        try:
+            message = self.message(parsed, meta)
+        except ParseError as error:
+            return await self._unparsed(payload, meta, str(error))
+        except Exception as error:
+            log.exception("email: a mail could not be read; kept for replay")
+            return await self._unparsed(payload, meta, _internal(error))
+        try:
+            # The raw mail and its ticket in one unit of work: one commit per mail.
+            received = await self.pipeline.receive_message(
+                Channel.EMAIL, payload, message, content_type=CONTENT_TYPE, meta=meta
+            )
+        except Exception as error:
+            # Before anything was stored (an attachment that could not be written, say).
+            log.exception("email: could not ingest a mail; kept for replay")
+            return await self._unparsed(payload, meta, _internal(error))
+        if received.result is None:
+            return Outcome(received.raw_id, "failed", error=received.error)
+        status = "duplicate" if received.result.duplicate else "ingested"
+        return Outcome(received.raw_id, status, reference=received.result.reference)
+
+    async def _store(self, payload: bytes, meta: Mapping[str, Any]) -> int:
+        return await self.pipeline.store_raw(
+            Channel.EMAIL, payload, content_type=CONTENT_TYPE, meta=meta
+        )
+
+    async def _unparsed(self, payload: bytes, meta: Mapping[str, Any], error: str) -> Outcome:
+        kept = await self.pipeline.keep_unparsed(
+            Channel.EMAIL, payload, error, content_type=CONTENT_TYPE, meta=meta
+        )
+        return Outcome(kept.raw_id, "failed", error=error)
+
+    async def _failed(self, raw_id: int, error: str) -> Outcome:
+        await self.pipeline.settle(raw_id, "failed", error)
         self.pipeline.metrics.raw_failed.labels(Channel.EMAIL.value).inc()
-        return Outcome(raw_id, "failed", error=reason)
+        return Outcome(raw_id, "failed", error=error)
 
     async def _report(self, raw_id: int, report: DeliveryReport) -> Outcome:
         """A bounce (or a delay or success notice) about a mail we sent: no ticket."""

@@ -103,7 +103,7 @@ def smtp_receiver(svc: Services) -> SmtpReceiver:
         else None
     )
     return SmtpReceiver(
-        SmtpHandler(svc.pipeline, intake(svc), settings.mail_domains),
+        SmtpHandler(intake(svc), settings.mail_domains),
         host=settings.smtp_host,
         port=settings.smtp_port,
         max_bytes=settings.smtp_max_bytes,
@@ -126,7 +126,7 @@ def imap_poller(svc: Services) -> ImapPoller:
         interval=settings.imap_poll_interval,
         max_bytes=settings.smtp_max_bytes,
     )
-    return ImapPoller(config, svc.pipeline, intake(svc))
+    return ImapPoller(config, intake(svc))
 
 
 @asynccontextmanager

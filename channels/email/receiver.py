@@ -1,11 +1,12 @@
 """The SMTP receiver inside ``carecentre serve`` (aiosmtpd): mail for the City's domains only.
 
 A recipient outside CARECENTRE_MAIL_DOMAINS is refused with 550, so the receiver is never an
-open relay; a mail over CARECENTRE_SMTP_MAX_BYTES gets 552. The raw bytes are stored before
-anything else, and only a stored mail gets its 250: when storing fails the answer is 451 and the
-sending server tries again later. The mail is then parsed and ingested before the 250 too, so a
-250 means the resident's message is on a ticket, or kept ``failed`` and replayable; a crash in
-between costs nothing but a second delivery, which ingest recognises by its Message-ID.
+open relay; a mail over CARECENTRE_SMTP_MAX_BYTES gets 552. Only a stored mail gets its 250:
+the raw bytes are committed together with the ticket they make (or alone, marked ``failed`` and
+replayable, when they make none), and when nothing can be stored the answer is 451 and the
+sending server tries again later. So a 250 means the resident's message is on a ticket or kept
+for replay; a crash before it costs nothing but a second delivery, which ingest recognises by
+its Message-ID.
 
 STARTTLS is offered when a certificate is configured; AUTH, when configured, is required before
 MAIL and only over TLS, so a password never crosses the network in clear text.
@@ -24,9 +25,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from carecentre.contract import Channel
-from carecentre.ingest import Pipeline
-from channels.email.intake import CONTENT_TYPE, Intake
+from channels.email.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,7 @@ class Credentials:
 class SmtpHandler:
     """aiosmtpd's handler: which recipients we take, and what a received mail becomes."""
 
-    def __init__(self, pipeline: Pipeline, intake: Intake, domains: Sequence[str]) -> None:
-        self.pipeline = pipeline
+    def __init__(self, intake: Intake, domains: Sequence[str]) -> None:
         self.intake = intake
         self.domains = frozenset(domain.casefold() for domain in domains)
         self.in_flight = 0
@@ -98,19 +96,12 @@ class SmtpHandler:
         self.idle.clear()
         try:
             try:
-                raw_id = await self.pipeline.store_raw(
-                    Channel.EMAIL, payload, content_type=CONTENT_TYPE, meta=meta
-                )
+                outcome = await self.intake.receive(payload, meta)
             except Exception:
+                # Nothing could be stored: the sending server keeps the mail and tries again.
                 log.exception("smtp: could not store a mail from %s; answered 451", meta["peer"])
                 return "451 4.3.0 Cannot store the message right now; please try again later"
-            try:
-                await self.intake.process(raw_id, payload, meta)
-            except Exception:
-                # Not even the failure could be recorded: have the sender deliver it again.
-                log.exception("smtp: mail #%d stored but not processed; answered 451", raw_id)
-                return "451 4.3.0 Cannot process the message right now; please try again later"
-            return f"250 2.0.0 Stored as #{raw_id}"
+            return f"250 2.0.0 Stored as #{outcome.raw_id}"
         finally:
             self.in_flight -= 1
             if not self.in_flight:

@@ -14,7 +14,8 @@ from carecentre.references import (
 def test_new_references_are_well_formed_and_checked() -> None:
     for _ in range(500):
         reference = new_reference()
-        assert reference.startswith("CC-") and len(reference) == 14
+        assert reference.startswith("CC-")
+        assert len(reference) == 14
         assert is_valid_digits(reference_digits(reference))
         assert parse_reference(reference) == reference
 

@@ -11,17 +11,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import select
 
 from carecentre.access import Principal, load_principal
 from carecentre.app import running
 from carecentre.contract import Channel
 from carecentre.metrics import Metrics
 from carecentre.report_days import BUCKETS, bucket_of, bucket_width
+from carecentre.report_output import to_csv
 from carecentre.report_rollup import roll_up
-from carecentre.reports import InvalidReport, ReportRequest, build_report, to_csv
+from carecentre.reports import InvalidReport, ReportRequest, build_report
 from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
 from carecentre.states import Role, TicketStatus
+from carecentre.supervision_models import ReportMonthDone
 from tests.conftest import make_settings
 from tests.support.backdate import clock_at, ticket_at
 
@@ -173,13 +176,24 @@ def test_report_parameters_are_checked() -> None:
         assert raised.value.field == field
 
 
-async def test_kept_days_give_the_same_report_and_settle(quiet: Services) -> None:
+async def test_kept_days_and_months_give_the_same_report_and_settle(quiet: Services) -> None:
     await _seed(quiet)
+    for day in (1, 14, 28):  # a whole February to sum up
+
+        def feb(hour: int, day: int = day) -> datetime:
+            return datetime(2026, 2, day, hour, tzinfo=TORONTO)
+
+        await ticket_at(quiet, Channel.EMAIL, feb(9), status=R.RESOLVED,
+                        first_response_at=feb(10), resolved_at=feb(15))  # fmt: skip
     boss = await _boss(quiet)
-    live = await _report(quiet, boss, date(2026, 3, 2), date(2026, 3, 3))
-    computed = await roll_up(quiet.db, TORONTO, NOW, history_days=10)
-    assert computed == 10  # the ten days before today
-    assert await _report(quiet, boss, date(2026, 3, 2), date(2026, 3, 3)) == live
+    live = await _report(quiet, boss, date(2026, 2, 1), date(2026, 3, 3))
+    assert live["first_response"]["total"]["count"] == 7
+    assert await roll_up(quiet.db, TORONTO, NOW, history_days=40) == 40
+    async with quiet.db.read() as session:
+        summed = list(await session.scalars(select(ReportMonthDone.month)))
+    assert summed == [date(2026, 2, 1)]
+    assert await _report(quiet, boss, date(2026, 2, 1), date(2026, 3, 3)) == live
+    assert await roll_up(quiet.db, TORONTO, NOW, history_days=10) == 0
     # Nothing is stale ten seconds later; every unsettled day is again ten minutes later.
     assert await roll_up(quiet.db, TORONTO, NOW + timedelta(seconds=10), history_days=10) == 0
     later = NOW + timedelta(minutes=11)

@@ -12,7 +12,8 @@ from carecentre.settings import SettingsError, load_settings
 
 def test_defaults_need_nothing_set(tmp_path: Path) -> None:
     settings = load_settings({}, data_dir=tmp_path)
-    assert settings.http_port == 8000 and settings.smtp_port == 2525
+    assert settings.http_port == 8000
+    assert settings.smtp_port == 2525
     assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
     assert settings.resolved_database_url.endswith("carecentre.sqlite3")
 
@@ -74,4 +75,5 @@ def test_the_command_stops_with_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "CARECENTRE_HTTP_PORT" in lines[0]
+    assert len(lines) == 1
+    assert "CARECENTRE_HTTP_PORT" in lines[0]

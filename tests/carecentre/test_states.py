@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from carecentre.states import (
@@ -43,7 +45,7 @@ def test_delivery_moves_forward_only() -> None:
         [D.QUEUED, D.SENDING, D.QUEUED, D.SENDING, D.SENT, D.UNDELIVERED],
         [D.QUEUED, D.FAILED],
     ):
-        for current, target in zip(path, path[1:], strict=False):
+        for current, target in itertools.pairwise(path):
             check_delivery_transition(current, target)
     for current, target in [(D.DELIVERED, D.SENT), (D.FAILED, D.QUEUED), (D.SENT, D.QUEUED)]:
         with pytest.raises(IllegalTransition):

@@ -97,7 +97,10 @@ async def test_the_board_counts_every_queue_and_channel(quiet: Services) -> None
         quiet, Channel.EMAIL, at(3, 9), queue="roads", status=TicketStatus.OPEN,
         first_response_at=at(3, 9, 30), assignee_id=ana.agent_id,
     )  # fmt: skip
-    await _clock(quiet, answered, (at(3, 9, 48), at(3, 10)), (at(3, 16), at(3, 17)))
+    await _clock(
+        quiet, answered, (at(3, 9, 48), at(3, 10)), (at(3, 16), at(3, 17)),
+        first_response_at=at(3, 9, 30),
+    )  # fmt: skip
     yesterday = await ticket_at(
         quiet, Channel.VOICE, at(2, 15), queue="waste", status=TicketStatus.RESOLVED,
         first_response_at=at(3, 9), resolved_at=at(3, 11),

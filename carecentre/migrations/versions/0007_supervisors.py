@@ -114,7 +114,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_ticket_sla_check_at", "ticket_sla", ["check_at"])
     op.create_index("ix_ticket_sla_report", "ticket_sla", ["started_at", "queue_id", "channel"])
-    op.create_index("ix_ticket_sla_open", "ticket_sla", ["finished_at", "queue_id"])
+    op.create_index(
+        "ix_ticket_sla_open",
+        "ticket_sla",
+        [
+            "finished_at",
+            "queue_id",
+            "channel",
+            "paused_at",
+            "first_response_at",
+            "first_response_risk_at",
+            "first_response_due_at",
+            "resolution_risk_at",
+            "resolution_due_at",
+        ],
+    )
     op.create_table(
         "sla_cursor",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -139,6 +153,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", "queue_id", "channel"),
     )
     op.create_table(
+        "report_month",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("queue_id", _ID, nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("first_response_met", sa.Integer(), nullable=False),
+        sa.Column("first_response_missed", sa.Integer(), nullable=False),
+        sa.Column("resolution_met", sa.Integer(), nullable=False),
+        sa.Column("resolution_missed", sa.Integer(), nullable=False),
+        sa.Column("hours", sa.JSON(), nullable=False),
+        sa.Column("first_response", sa.JSON(), nullable=False),
+        sa.Column("resolution", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "queue_id", "channel"),
+    )
+    op.create_table(
+        "report_month_done",
+        sa.Column("month", sa.Date(), nullable=False),
+        _when("computed_at"),
+        sa.PrimaryKeyConstraint("month"),
+    )
+    op.create_table(
         "report_day_done",
         sa.Column("day", sa.Date(), nullable=False),
         _when("computed_at"),
@@ -154,16 +188,22 @@ def upgrade() -> None:
         "ix_ticket_closed", "ticket", ["closed_at", "resolved_at", "queue_id", "channel"]
     )
     op.create_index("ix_ticket_first_response", "ticket", ["first_response_at", "queue_id"])
-    op.create_index("ix_ticket_open_assignee", "ticket", ["status", "assignee_id"])
+    op.create_index(
+        "ix_ticket_open",
+        "ticket",
+        ["status", "first_response_at", "queue_id", "channel", "created_at", "assignee_id"],
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_ticket_open_assignee", table_name="ticket")
+    op.drop_index("ix_ticket_open", table_name="ticket")
     op.drop_index("ix_ticket_first_response", table_name="ticket")
     op.drop_index("ix_ticket_closed", table_name="ticket")
     op.drop_index("ix_ticket_resolved", table_name="ticket")
     op.drop_index("ix_ticket_report", table_name="ticket")
     op.drop_table("report_day_done")
+    op.drop_table("report_month_done")
+    op.drop_table("report_month")
     op.drop_table("report_day")
     op.drop_table("sla_cursor")
     op.drop_index("ix_ticket_sla_open", table_name="ticket_sla")

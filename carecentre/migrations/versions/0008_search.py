@@ -84,6 +84,7 @@ def _postgres_downgrade() -> None:
 
 def upgrade() -> None:
     op.create_index("ix_ticket_due", "ticket", ["due_at", "id"])
+    op.create_index("ix_ticket_status_queue", "ticket", ["status", "queue_id"])
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_upgrade()
     else:
@@ -95,4 +96,5 @@ def downgrade() -> None:
         _sqlite_downgrade()
     else:
         _postgres_downgrade()
+    op.drop_index("ix_ticket_status_queue", table_name="ticket")
     op.drop_index("ix_ticket_due", table_name="ticket")

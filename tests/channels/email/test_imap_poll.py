@@ -37,7 +37,7 @@ def poller(app: MailApp, server: Dovecot, **options: object) -> ImapPoller:
         "timeout": 5.0,
     }
     values.update(options)
-    return ImapPoller(ImapConfig(**values), app.svc.pipeline, intake(app.svc))  # type: ignore[arg-type]
+    return ImapPoller(ImapConfig(**values), intake(app.svc))  # type: ignore[arg-type]
 
 
 async def inbound(app: MailApp) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from carecentre.models import Message, Ticket
 from carecentre.states import DeliveryStatus, Direction, TicketStatus
 from channels.email.intake import Intake
+from channels.email.plugin import identity
 from tests.channels.email.conftest import CITY, RESIDENT, MailApp, mail, message_id_of
 from tests.fakes.smtp_sink import Delivered
 
@@ -216,16 +217,10 @@ async def test_a_residents_answer_reopens_a_resolved_ticket(app: MailApp) -> Non
 
 async def test_a_replayed_bounce_lands_on_its_ticket_as_automatic_mail(app: MailApp) -> None:
     ticket, ack = await opened(app)
-    intake = Intake(app.svc.pipeline, app.svc.delivery, _identity(app))
+    intake = Intake(app.svc.pipeline, app.svc.delivery, identity(app.settings))
     message = intake.parser(bounce(ack.header("Message-ID").strip("<>")), {"mail_from": ""})
     assert message.automatic
     result = await app.svc.pipeline.ingest(message)
     assert result.reference == ticket.reference
     assert not result.created
     assert not result.acknowledged
-
-
-def _identity(app: MailApp) -> object:
-    from channels.email.plugin import identity
-
-    return identity(app.settings)

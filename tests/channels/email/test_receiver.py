@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from carecentre.models import Attachment, Message, RawInbound, Ticket
 from carecentre.states import Direction
+from channels.email.plugin import intake
 from channels.email.receiver import MAX_RECIPIENTS, SmtpHandler, SmtpReceiver
 from tests.channels.email.conftest import CITY, RESIDENT, MailApp, MakeMailApp, mail
 from tests.fakes.smtp_sink import free_port
@@ -283,7 +284,7 @@ async def test_stopping_closes_idle_connections(app: MailApp) -> None:
 
 
 async def test_a_port_in_use_stops_start_up_with_one_clear_line(app: MailApp) -> None:
-    handler = SmtpHandler(app.svc.pipeline, app.svc.extras["email.smtp"].handler.intake, [])  # type: ignore[attr-defined]
+    handler = SmtpHandler(intake(app.svc), ["city.example"])
     other = SmtpReceiver(handler, host="127.0.0.1", port=app.port, max_bytes=1024, hostname="x")
     with pytest.raises(RuntimeError, match=r"CARECENTRE_SMTP_PORT"):
         await other.start()
