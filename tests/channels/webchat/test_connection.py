@@ -145,7 +145,10 @@ async def test_many_residents_chat_at_once(tmp_path, database_url: str, resident
                 await me.hello()
                 await me.start("parking", name=f"Resident {n}")
                 echo = await me.say(f"Question number {n}", client_id=f"q{n}")
-                assert echo["seq"] == 1
+                # Usually 1; a notice (an agent joining as the ticket is auto-assigned) may come
+                # first under load. What matters is that it is this resident's own message.
+                assert echo["seq"] >= 1
+                assert echo["client_id"] == f"q{n}"
                 update = await me.expect("conversation")
                 return update["conversation"]["reference"], n
 
