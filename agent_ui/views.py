@@ -65,6 +65,9 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the package and never change under a running process; checking
+        # a file's time on every include (once per row of the queue) costs more than the row.
+        auto_reload=False,
     )
     env.filters["when"] = when
     return env

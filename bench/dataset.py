@@ -403,7 +403,14 @@ def ensure_sqlite(shape: Shape, folder: Path | None = None) -> Path:
     path = folder / f"dataset-{key}.sqlite3"
     stamp = path.with_suffix(".json")
     wanted = {"shape": asdict(shape), "heads": list(heads())}
-    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
+    found = json.loads(stamp.read_text()) if path.exists() and stamp.exists() else None
+    if found == wanted:
+        return path
+    if found is not None and found["shape"] == wanted["shape"]:
+        # Same data, older schema: migrate it as any installation would be.
+        _progress("migrating the kept data set")
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        stamp.write_text(json.dumps(wanted))
         return path
     for old in (
         path,

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from carecentre.api import boards, directory, rules, supervision, tickets
+from carecentre.api import boards, directory, rules, supervision, team, tickets
 from carecentre.api.errors import (
     ApiError,
     handle_api_error,
@@ -169,6 +169,7 @@ def create_app(
         *directory.routes,
         *rules.routes,
         *supervision.routes,
+        *team.routes,
         *boards.routes,
         Route("/openapi.json", openapi, methods=["GET"]),
     ]

@@ -1,8 +1,5 @@
-"""``/api/v1``: SLA policies, queue settings, agents' capacity and presence, handing tickets
-back, bulk reassignment, and why a ticket is where it is.
-
-Supervisors and administrators only (403 otherwise), within the queues they may see; an agent
-may set their own presence and hand back their own tickets.
+"""``/api/v1``: SLA policies, queue settings (assignment mode, hours), and why a ticket is
+where it is. Supervisors and administrators only (403 otherwise), within the queues they may see.
 """
 
 from __future__ import annotations
@@ -14,22 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from carecentre.access import Forbidden, Principal
+from carecentre.access import Principal
 from carecentre.api.auth import require_principal
 from carecentre.api.errors import ApiError
 from carecentre.api.rules import supervisor
 from carecentre.api.supervision_schemas import (
-    CapacityIn,
-    CapacityOut,
     Deleted,
-    HandBackIn,
-    HandedBack,
-    PresenceIn,
-    PresenceOut,
     QueueSettingsIn,
     QueueSettingsOut,
-    Reassigned,
-    ReassignIn,
     RoutingOut,
     SlaPolicyIn,
     SlaPolicyList,
@@ -39,28 +28,18 @@ from carecentre.api.tickets import _body, _json, visible_ticket
 from carecentre.coltypes import utcnow
 from carecentre.hours import CalendarConfigError, calendar_from_mapping
 from carecentre.models import Queue
-from carecentre.presence import PresenceStatus
 from carecentre.services import services
 from carecentre.sla import scope_key
 from carecentre.states import Priority
 from carecentre.supervision_models import (
-    AgentCapacity,
     QueueSettings,
     SlaPolicy,
     TicketRoute,
     TicketSla,
 )
-from carecentre.supervisor_actions import (
-    UNSET,
-    ActionRefused,
-    give_back,
-    manageable_agent,
-    reassign,
-    set_agent_presence,
-)
 
 
-def _id(request: Request, what: str) -> int:
+def path_id(request: Request, what: str) -> int:
     try:
         value = int(request.path_params["id"])
     except ValueError:
@@ -133,7 +112,7 @@ async def put_policy(request: Request) -> Response:
 
 async def delete_policy(request: Request) -> Response:
     principal = await supervisor(request)
-    policy_id = _id(request, "policy")
+    policy_id = path_id(request, "policy")
 
     def remove(session: Session) -> None:
         row = session.get(SlaPolicy, policy_id)
@@ -159,7 +138,7 @@ def _queue(session: Session, principal: Principal, queue_id: int) -> Queue:
 
 async def get_queue_settings(request: Request) -> Response:
     principal = await supervisor(request)
-    queue_id = _id(request, "queue")
+    queue_id = path_id(request, "queue")
 
     def read(session: Session) -> QueueSettingsOut:
         queue = _queue(session, principal, queue_id)
@@ -173,7 +152,7 @@ async def get_queue_settings(request: Request) -> Response:
 
 async def put_queue_settings(request: Request) -> Response:
     principal = await supervisor(request)
-    queue_id = _id(request, "queue")
+    queue_id = path_id(request, "queue")
     body = await _body(request, QueueSettingsIn)
     if body.hours is not None:
         try:
@@ -192,77 +171,6 @@ async def put_queue_settings(request: Request) -> Response:
         return QueueSettingsOut(queue=queue.slug, assignment=body.assignment, hours=body.hours)
 
     return _json(await services(request).db.run_write(save))
-
-
-async def put_capacity(request: Request) -> Response:
-    principal = await supervisor(request)
-    agent_id = _id(request, "agent")
-    body = await _body(request, CapacityIn)
-    async with services(request).db.write() as session:
-        try:
-            await manageable_agent(session, principal, agent_id)
-        except LookupError as error:
-            raise ApiError(404, str(error)) from None
-        row = await session.get(AgentCapacity, agent_id)
-        if row is None:
-            session.add(AgentCapacity(agent_id=agent_id, max_open=body.max_open))
-        else:
-            row.max_open, row.updated_at = body.max_open, utcnow()
-    return _json(CapacityOut(agent_id=agent_id, max_open=body.max_open))
-
-
-async def put_presence(request: Request) -> Response:
-    """Set an agent's presence: one's own, or (supervisors) an agent's, e.g. away."""
-    principal = await require_principal(request)
-    agent_id = _id(request, "agent")
-    body = await _body(request, PresenceIn)
-    svc = services(request)
-    try:
-        async with svc.db.write() as session:
-            changed = await set_agent_presence(
-                session, principal, agent_id, PresenceStatus(body.status)
-            )
-    except Forbidden as error:
-        raise ApiError(403, str(error)) from None
-    except LookupError as error:
-        raise ApiError(404, str(error)) from None
-    svc.bus.notify()
-    return _json(PresenceOut(agent_id=agent_id, status=body.status, changed=changed))
-
-
-async def post_hand_back(request: Request) -> Response:
-    """Return an agent's unanswered tickets to their queues (one's own, or as a supervisor)."""
-    principal = await require_principal(request)
-    agent_id = _id(request, "agent")
-    body = await _body(request, HandBackIn)
-    svc = services(request)
-    presence = PresenceStatus(body.presence) if body.presence else None
-    try:
-        async with svc.db.write() as session:
-            references = await give_back(session, principal, agent_id, presence=presence)
-    except Forbidden as error:
-        raise ApiError(403, str(error)) from None
-    except LookupError as error:
-        raise ApiError(404, str(error)) from None
-    svc.bus.notify()
-    return _json(HandedBack(references=references))
-
-
-async def post_reassign(request: Request) -> Response:
-    """Reassign and/or move several tickets at once: all of them, or none."""
-    principal = await supervisor(request)
-    body = await _body(request, ReassignIn)
-    svc = services(request)
-    assignee = body.assignee if "assignee" in body.model_fields_set else UNSET
-    try:
-        async with svc.db.write() as session:
-            changed = await reassign(
-                session, principal, body.tickets, assignee=assignee, queue=body.queue
-            )
-    except ActionRefused as error:
-        raise ApiError(422, f"{error.field}: {error}", field=error.field) from None
-    svc.bus.notify()
-    return _json(Reassigned(changed=changed))
 
 
 async def get_routing(request: Request) -> Response:
@@ -299,9 +207,5 @@ routes = [
     Route("/sla-policies/{id}", delete_policy, methods=["DELETE"]),
     Route("/queues/{id}/settings", get_queue_settings, methods=["GET"]),
     Route("/queues/{id}/settings", put_queue_settings, methods=["PUT"]),
-    Route("/agents/{id}/capacity", put_capacity, methods=["PUT"]),
-    Route("/agents/{id}/presence", put_presence, methods=["PUT"]),
-    Route("/agents/{id}/hand-back", post_hand_back, methods=["POST"]),
-    Route("/supervisor/reassign", post_reassign, methods=["POST"]),
     Route("/tickets/{reference}/routing", get_routing, methods=["GET"]),
 ]

@@ -5,6 +5,7 @@ processes) assigning at once neither exceed a capacity nor give one ticket twice
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 from collections import Counter
@@ -30,17 +31,33 @@ from carecentre.states import Role
 from carecentre.supervision import Supervision
 from carecentre.supervision_models import AgentCapacity, QueueSettings
 from tests.conftest import make_settings
+from tests.support import databases
 from tests.support.factories import events_of, ingest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-async def quiet(tmp_path: Path, database_url: str) -> AsyncIterator[Services]:
-    settings = make_settings(tmp_path, database_url, run_supervision=False)
+@contextlib.asynccontextmanager
+async def _services(tmp_path: Path, url: str) -> AsyncIterator[Services]:
+    """Services whose assigner the test drives itself (no background rounds)."""
+    settings = make_settings(tmp_path, url, run_supervision=False)
     async with running(settings, Metrics(), migrate=False, dispatch=False) as services:
         async with services.db.write() as session:
             await ensure_queues(session)
+        yield services
+
+
+@pytest.fixture
+async def quiet(tmp_path: Path, database_url: str) -> AsyncIterator[Services]:
+    async with _services(tmp_path, database_url) as services:
+        yield services
+
+
+@pytest.fixture
+async def postgres(tmp_path: Path, postgres_url: str) -> AsyncIterator[Services]:
+    """PostgreSQL only: two processes sharing a SQLite file is not the scale-out path."""
+    await databases.empty_postgres(postgres_url)
+    async with _services(tmp_path, postgres_url) as services:
         yield services
 
 
@@ -203,12 +220,10 @@ async def test_two_servers_assigning_at_once_respect_capacities(
 
 @pytest.mark.postgres
 async def test_two_processes_assigning_at_once_respect_capacities(
-    quiet: Services, database_url: str
+    postgres: Services, postgres_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("two processes on one database: the PostgreSQL case")
-    _, agents, ids = await _setup_contest(quiet)
-    command = [sys.executable, "-m", "tests.support.assigner_process", database_url, "4"]
+    _, agents, ids = await _setup_contest(postgres)
+    command = [sys.executable, "-m", "tests.support.assigner_process", postgres_url, "4"]
     workers = [
         subprocess.Popen(
             command + extra, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -229,4 +244,4 @@ async def test_two_processes_assigning_at_once_respect_capacities(
             if worker.poll() is None:
                 worker.kill()
     assert sum(int(out.strip()) for out, _ in outputs) == 9
-    await _check_contest(quiet, agents, ids)
+    await _check_contest(postgres, agents, ids)
