@@ -87,6 +87,8 @@ class Broadcast:
     async def _send_loop(self) -> None:
         # Only a wake-up: each member's own subscription holds its events, in order.
         async with self.bus.subscribe() as wake:
+            # For what reached the first members before this task was subscribed.
+            await self._pass()
             async for _event in wake:
                 # One pass serves every event fanned out so far.
                 wake.queue.clear()

@@ -9,15 +9,18 @@ tickets through the JSON API at a steady rate: each is committed, read by the ev
 to every socket. Measured: the time from the event's ``at`` (set in the transaction, before the
 commit) to its receipt at every socket, and the server's RSS before and after the 2,000 idle
 sockets connect. Baseline: a bare Starlette app on the same uvicorn, holding 2,000 idle sockets
-and broadcasting a timestamp to them at the same rate (one send per socket, no database).
+and broadcasting a timestamp to them at the same rate (one send per socket, no database). The
+load generator (this process, asyncio and websockets) stamps each frame as its socket parses it,
+and the two servers take turns, so a change in the machine's load touches both alike.
 
 (b) Queries. A generated year (``bench/dataset.py``: 1,000,000 tickets, 5,000,000 messages;
 kept for later runs) behind ``carecentre serve``: the queue page (``GET /`` as a signed-in
 agent) and ``GET /api/v1/tickets`` (default order, a filter, searches, the second page by
 cursor), requested one at a time, round-robin, many times; p50 and p95 beside ``GET /healthz``
-and a plain ``SELECT count(*) FROM ticket`` of the same file.
+and a plain ``SELECT count(*) FROM ticket`` of the same file. With ``--postgres``, the same
+again on PostgreSQL (the data set is copied into a database of its own once, and kept).
 
-    .venv/bin/python bench/dashboard.py [--sockets 2000] [--rate 4] [--seconds 15]
+    .venv/bin/python bench/dashboard.py [--sockets 2000] [--rate 2] [--seconds 15]
         [--tickets 1000000] [--runs 40] [--skip-sockets] [--skip-queries] [--postgres URL]
 """
 
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy.engine import make_url
 from sqlmodel import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Frame, Opcode
@@ -383,10 +387,12 @@ class Fanout:
     label: str
     latencies: list[float]  # seconds, one per (event, socket)
     per_event_last: list[float]  # seconds, the slowest socket of each event
+    per_event_first: list[float]  # seconds, the fastest socket of each event
     missing: int
     events: int
     server_cpu: float = 0.0  # seconds, during the run
     client_cpu: float = 0.0
+    posts: list[float] = field(default_factory=list)  # seconds per note posted (ours only)
 
     def pct(self, p: float, values: list[float] | None = None) -> float:
         data = sorted(self.latencies if values is None else values)
@@ -405,15 +411,18 @@ async def fanout_carecentre(
     for client in clients:
         client.frames.clear()
     headers = {"Authorization": f"Bearer {ws_data.token}"}
+    posts: list[float] = []
     async with aiohttp.ClientSession(base_url=server.url, headers=headers) as http:
 
         async def send(i: int) -> None:
             reference = ws_data.references[i % len(ws_data.references)]
+            started = time.perf_counter()
             async with http.post(
                 f"/api/v1/tickets/{reference}/notes", json={"body": f"bench note {i}"}
             ) as answer:
                 if answer.status != 201:
                     raise SystemExit(f"note refused: {answer.status} {await answer.text()}")
+            posts.append(time.perf_counter() - started)
 
         sent = await steady(rate, seconds, send)
 
@@ -422,7 +431,8 @@ async def fanout_carecentre(
 
     await settle(clients, short, 15)
     latencies: list[float] = []
-    by_event: dict[int, float] = {}
+    slowest: dict[int, float] = {}
+    fastest: dict[int, float] = {}
     missing = 0
     for client in clients:
         seen = 0
@@ -433,9 +443,18 @@ async def fanout_carecentre(
             seen += 1
             delay = received - _stamp(frame["at"])
             latencies.append(delay)
-            by_event[frame["seq"]] = max(by_event.get(frame["seq"], 0.0), delay)
+            slowest[frame["seq"]] = max(slowest.get(frame["seq"], 0.0), delay)
+            fastest[frame["seq"]] = min(fastest.get(frame["seq"], 1e9), delay)
         missing += max(0, sent - seen)
-    return Fanout("CareCentre", latencies, list(by_event.values()), missing, sent)
+    return Fanout(
+        "CareCentre",
+        latencies,
+        list(slowest.values()),
+        list(fastest.values()),
+        missing,
+        sent,
+        posts=posts,
+    )
 
 
 async def fanout_bare(server: Server, clients: list[Client], rate: float, seconds: float) -> Fanout:
@@ -450,16 +469,20 @@ async def fanout_bare(server: Server, clients: list[Client], rate: float, second
         sent = await steady(rate, seconds, send)
     await settle(clients, lambda c: sent - len(c.frames), 15)
     latencies: list[float] = []
-    by_event: dict[int, float] = {}
+    slowest: dict[int, float] = {}
+    fastest: dict[int, float] = {}
     missing = 0
     for client in clients:
         for received, raw in client.frames:
             frame = json.loads(raw)
             delay = received - frame["at"]
             latencies.append(delay)
-            by_event[frame["i"]] = max(by_event.get(frame["i"], 0.0), delay)
+            slowest[frame["i"]] = max(slowest.get(frame["i"], 0.0), delay)
+            fastest[frame["i"]] = min(fastest.get(frame["i"], 1e9), delay)
         missing += max(0, sent - len(client.frames))
-    return Fanout("bare broadcast", latencies, list(by_event.values()), missing, sent)
+    return Fanout(
+        "bare broadcast", latencies, list(slowest.values()), list(fastest.values()), missing, sent
+    )
 
 
 async def measure_sockets(folder: Path, count: int, rate: float, seconds: float) -> bool:
@@ -515,10 +538,12 @@ def _merge(runs: list[Fanout]) -> Fanout:
         runs[0].label,
         [x for r in runs for x in r.latencies],
         [x for r in runs for x in r.per_event_last],
+        [x for r in runs for x in r.per_event_first],
         sum(r.missing for r in runs),
         sum(r.events for r in runs),
-        sum(r.server_cpu for r in runs),
-        sum(r.client_cpu for r in runs),
+        server_cpu=sum(r.server_cpu for r in runs),
+        client_cpu=sum(r.client_cpu for r in runs),
+        posts=[x for r in runs for x in r.posts],
     )
 
 
@@ -545,6 +570,12 @@ def report_sockets(
             base.pct(50, base.per_event_last),
             None,
         ),
+        (
+            "fastest socket per event p50 (ms)",
+            ours.pct(50, ours.per_event_first),
+            base.pct(50, base.per_event_first),
+            None,
+        ),
     )
     for label, mine, theirs, target in rows:
         goal = f"< {target:.0f}" if target else ""
@@ -555,6 +586,10 @@ def report_sockets(
     ):
         mine, theirs = mine / ours.events * 1000, theirs / base.events * 1000
         print(f"  {label:34} {mine:12.1f} {theirs:10.1f} {mine / theirs:7.2f}")
+    print(
+        f"  a note's POST (HTTP, commit, answer): p50 {ours.pct(50, ours.posts):.1f} ms, "
+        f"p99 {ours.pct(99, ours.posts):.1f} ms"
+    )
     print(
         f"  deliveries: {len(ours.latencies)} of {ours.events * count} "
         f"({ours.missing} missing); baseline {len(base.latencies)} of {base.events * count}"
@@ -615,10 +650,13 @@ def search_terms(path: Path) -> dict[str, str]:
 
 
 async def measure_queries(
-    label: str, url: str, terms: dict[str, str], runs: int, count_sql: Callable[[], object]
+    label: str,
+    url: str,
+    terms: dict[str, str],
+    runs: int,
+    count_sql: Callable[[], Awaitable[object]],
 ) -> bool:
     cookie, token = await signed_in(url)
-    folder = Path(tempfile.mkdtemp(prefix="carecentre-dashboard-"))
     probes = [
         Probe("GET /healthz (baseline)", "/healthz"),
         Probe("queue page GET / (agent)", "/", cookie=True),
@@ -632,7 +670,10 @@ async def measure_queries(
         Probe(f"search q= {name}", "/api/v1/tickets?q=" + urllib.parse.quote(term))
         for name, term in terms.items()
     ]
-    with carecentre(folder, url) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="carecentre-dashboard-") as folder,
+        carecentre(Path(folder), url) as server,
+    ):
         async with aiohttp.ClientSession(base_url=server.url) as http:
             bearer = {"Authorization": f"Bearer {token}"}
 
@@ -657,7 +698,7 @@ async def measure_queries(
                     await get(probe)
             for _ in range(runs):
                 started = time.perf_counter()
-                count_sql()
+                await count_sql()
                 count.times.append(time.perf_counter() - started)
                 for probe in probes:
                     took, _body = await get(probe)
@@ -692,9 +733,65 @@ def report_queries(label: str, probes: list[Probe]) -> bool:
     return met
 
 
-def sqlite_count(path: Path) -> Callable[[], object]:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    return lambda: connection.execute("SELECT count(*) FROM ticket").fetchone()
+def sqlite_count(path: Path) -> Callable[[], Awaitable[object]]:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    async def count() -> object:
+        return connection.execute("SELECT count(*) FROM ticket").fetchone()
+
+    return count
+
+
+async def postgres_count(url: str) -> tuple[Callable[[], Awaitable[object]], Any]:
+    """The baseline on PostgreSQL, over a connection of its own (closed by the caller)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+
+    async def count() -> object:
+        return await connection.fetchval("SELECT count(*) FROM ticket")
+
+    return count, connection
+
+
+async def ensure_postgres(admin_url: str, shape: dataset.Shape) -> str:
+    """The data set in a database of its own on the server of ``admin_url``, loaded once and
+    kept for later runs (migrated to the current schema when it is found)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"carecentre_bench_{shape.tickets}_{shape.messages_per_ticket}"
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                await conn.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await admin.dispose()
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            loaded = await conn.scalar(
+                text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ticket'")
+            ) and await conn.scalar(text("SELECT count(*) FROM ticket"))
+    finally:
+        await engine.dispose()
+    if loaded != shape.tickets:
+        if loaded:
+            raise SystemExit(f"database {name} holds {loaded} tickets; drop it to load again")
+        await dataset.load_postgres(url, shape)
+    else:
+        db = Database(url)
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+    return url
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -719,19 +816,30 @@ async def main_async(args: argparse.Namespace) -> bool:
         met &= await measure_queries(
             label, f"sqlite+aiosqlite:///{path}", terms, args.runs, sqlite_count(path)
         )
+        if args.postgres:
+            url = await ensure_postgres(args.postgres, shape)
+            count, connection = await postgres_count(url)
+            try:
+                label = "PostgreSQL" + label.removeprefix("SQLite")
+                met &= await measure_queries(label, url, terms, args.runs, count)
+            finally:
+                await connection.close()
     return met
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=4.0, help="events per second")
+    parser.add_argument("--rate", type=float, default=2.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--messages", type=int, default=5, help="messages per ticket")
     parser.add_argument("--runs", type=int, default=40, help="requests per query")
     parser.add_argument("--skip-sockets", action="store_true")
     parser.add_argument("--skip-queries", action="store_true")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also measure the queries on this PostgreSQL server"
+    )
     parser.add_argument("--bare-app", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_open_files(2 * args.sockets + 1024)

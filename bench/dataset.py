@@ -430,7 +430,7 @@ def ensure_sqlite(shape: Shape, folder: Path | None = None) -> Path:
 
 async def load_postgres(url: str, shape: Shape, now: datetime | None = None) -> None:
     """Migrate the database at ``url`` and fill it with COPY; it must hold no tickets yet."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
     from sqlalchemy.engine import make_url
 
     now = now or datetime.now(UTC)

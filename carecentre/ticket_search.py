@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, false, func, or_
+from sqlalchemy import false, func, literal, or_
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from carecentre.access import Principal
@@ -127,53 +128,61 @@ def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search_clause(text: str) -> Any:
+def _each_ticket(*where: Any) -> Any:
+    # OFFSET 0 keeps PostgreSQL from turning the EXISTS into one hashed pass over every
+    # matching row of the table: this clause serves the scan, which tests ticket by ticket
+    # and stops once a page is full.
+    return select(literal(1)).where(*where).offset(0).exists()
+
+
+def search_clause(text: str, *, sqlite: bool = False, ticket: Any = Ticket) -> Any:
     """Tickets whose subject, reference, resident's name or address, or any message body
-    contains ``text`` (case-insensitive; ``%`` and ``_`` match themselves)."""
+    contains ``text`` (case-insensitive; ``%`` and ``_`` match themselves).
+
+    ``sqlite``: SQLite's own LIKE already ignores (ASCII) case, as its lower() does; ILIKE
+    would lower every body before comparing, a copy per message read. ``ticket``: the ticket
+    entity to test (an alias of :class:`Ticket` over a subquery).
+    """
     pattern = _like_pattern(text)
-    like = {"escape": "\\"}
+
+    def contains(column: Any) -> Any:
+        matches = column.like if sqlite else column.ilike
+        return matches(pattern, escape="\\")
+
     return or_(
-        col(Ticket.subject).ilike(pattern, **like),
-        col(Ticket.reference).ilike(pattern, **like),
-        exists().where(
-            col(Contact.id) == col(Ticket.contact_id), col(Contact.name).ilike(pattern, **like)
+        contains(ticket.subject),
+        contains(ticket.reference),
+        _each_ticket(col(Contact.id) == ticket.contact_id, contains(col(Contact.name))),
+        _each_ticket(
+            col(ContactIdentity.contact_id) == ticket.contact_id,
+            contains(col(ContactIdentity.address)),
         ),
-        exists().where(
-            col(ContactIdentity.contact_id) == col(Ticket.contact_id),
-            col(ContactIdentity.address).ilike(pattern, **like),
-        ),
-        exists().where(
-            col(Message.ticket_id) == col(Ticket.id),
-            col(Message.body_text).ilike(pattern, **like),
-        ),
+        _each_ticket(col(Message.ticket_id) == ticket.id, contains(col(Message.body_text))),
     )
 
 
-# One statement per database: (source, id) rows for :param:`q`, at most :param:`n` per source.
-# Sources 0 and 1 give ticket ids (subject or reference; a message), 2 and 3 contact ids (name;
-# an address). Each source is limited on its own, so a common text costs little to recognize.
-_SQLITE_LOOKUP = " UNION ALL ".join(
+# Per database, the search indexes' lookups: (what the ids are, the statement giving at most
+# :param:`n` of them for :param:`q`). The smaller tables come first: a common text is recognized
+# there, before the largest index (message bodies) is read.
+_SQLITE_LOOKUPS = (
+    ("tickets", "SELECT rowid FROM search_ticket WHERE search_ticket MATCH :q LIMIT :n"),
+    ("contacts", "SELECT rowid FROM search_contact WHERE search_contact MATCH :q LIMIT :n"),
     (
-        "SELECT 0, id FROM (SELECT rowid AS id FROM search_ticket "
-        "WHERE search_ticket MATCH :q LIMIT :n) AS s0",
-        "SELECT 1, ticket_id FROM message WHERE id IN "
-        "(SELECT rowid FROM search_message WHERE search_message MATCH :q LIMIT :n)",
-        "SELECT 2, id FROM (SELECT rowid AS id FROM search_contact "
-        "WHERE search_contact MATCH :q LIMIT :n) AS s2",
-        "SELECT 3, contact_id FROM contact_identity WHERE id IN "
+        "contacts",
+        "SELECT contact_id FROM contact_identity WHERE id IN "
         "(SELECT rowid FROM search_identity WHERE search_identity MATCH :q LIMIT :n)",
-    )
-)
-_POSTGRES_LOOKUP = " UNION ALL ".join(
+    ),
     (
-        "SELECT 0, id FROM (SELECT id FROM ticket "
-        "WHERE subject ILIKE :q OR reference ILIKE :q LIMIT :n) AS s0",
-        "SELECT 1, id FROM (SELECT ticket_id AS id FROM message "
-        "WHERE body_text ILIKE :q LIMIT :n) AS s1",
-        "SELECT 2, id FROM (SELECT id FROM contact WHERE name ILIKE :q LIMIT :n) AS s2",
-        "SELECT 3, id FROM (SELECT contact_id AS id FROM contact_identity "
-        "WHERE address ILIKE :q LIMIT :n) AS s3",
-    )
+        "tickets",
+        "SELECT ticket_id FROM message WHERE id IN "
+        "(SELECT rowid FROM search_message WHERE search_message MATCH :q LIMIT :n)",
+    ),
+)
+_POSTGRES_LOOKUPS = (
+    ("tickets", "SELECT id FROM ticket WHERE subject ILIKE :q OR reference ILIKE :q LIMIT :n"),
+    ("contacts", "SELECT id FROM contact WHERE name ILIKE :q LIMIT :n"),
+    ("contacts", "SELECT contact_id FROM contact_identity WHERE address ILIKE :q LIMIT :n"),
+    ("tickets", "SELECT ticket_id FROM message WHERE body_text ILIKE :q LIMIT :n"),
 )
 
 
@@ -187,17 +196,17 @@ async def indexed_matches(
         return None
     if session.get_bind().dialect.name == "sqlite":
         # A quoted FTS5 string: with the trigram tokenizer, a substring match of the text.
-        query, lookup = '"' + text.replace('"', '""') + '"', _SQLITE_LOOKUP
+        query, lookups = '"' + text.replace('"', '""') + '"', _SQLITE_LOOKUPS
     else:
         # Backslash is PostgreSQL's default LIKE escape, the one _like_pattern uses.
-        query, lookup = _like_pattern(text), _POSTGRES_LOOKUP
-    found: list[list[int]] = [[], [], [], []]
-    for source, found_id in await session.execute(sql(lookup), {"q": query, "n": hits + 1}):
-        found[source].append(found_id)
-    if any(len(ids) > hits for ids in found):
-        return None
-    tickets = {*found[0], *found[1]}
-    contacts = {*found[2], *found[3]}
+        query, lookups = _like_pattern(text), _POSTGRES_LOOKUPS
+    found: dict[str, set[int]] = {"tickets": set(), "contacts": set()}
+    for kind, statement in lookups:
+        rows = list(await session.scalars(sql(statement), {"q": query, "n": hits + 1}))
+        if len(rows) > hits:
+            return None
+        found[kind].update(rows)
+    tickets, contacts = found["tickets"], found["contacts"]
     if contacts:
         rows = list(
             await session.scalars(
@@ -237,16 +246,37 @@ async def find_tickets(
         query = query.where(Ticket.queue_id == queue_id)
     if filters.assignee is not None:
         query = query.where(await _assignee_clause(session, principal, filters.assignee))
+    scanned: str | None = None
     if filters.text:
         searched = filters.text[:MAX_TEXT]
-        matches = await indexed_matches(session, searched)
-        query = query.where(search_clause(searched) if matches is None else matches)
+        # One ticket (a live row of a searched queue) is tested directly: asking the indexes
+        # for every match would cost a whole search per row refreshed.
+        matches = None if filters.reference else await indexed_matches(session, searched)
+        if matches is None:
+            scanned = searched
+        else:
+            query = query.where(matches)
     if filters.reference is not None:
         query = query.where(Ticket.reference == filters.reference)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     rows: list[Ticket] = []
-    for where, order_by in paging.segments(order, after):
+    for where, names in paging.segments(order, after):
         wanted = limit + 1 - len(rows)
-        rows += await session.scalars(query.where(where).order_by(*order_by).limit(wanted))
+        page = query.where(where).order_by(*paging.order_by(names))
+        if scanned is not None and sqlite:
+            page = page.where(search_clause(scanned, sqlite=True))
+        elif scanned is not None:
+            # The text is tested ticket by ticket in the list's order, stopping at a full page.
+            # Behind a fence (OFFSET 0), or PostgreSQL, unable to tell how common the text is,
+            # may test every ticket the other filters let through and sort them after. (SQLite
+            # reads in order by itself, and would copy the whole subquery out instead.)
+            fenced = aliased(Ticket, page.offset(0).subquery())
+            page = (
+                select(fenced)
+                .where(search_clause(scanned, ticket=fenced))
+                .order_by(*paging.order_by(names, fenced))
+            )
+        rows += await session.scalars(page.limit(wanted))
         if len(rows) > limit:
             break
     return rows[:limit], len(rows) > limit

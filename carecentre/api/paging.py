@@ -44,12 +44,13 @@ def decode(cursor: str, order: str) -> list[Any]:
         raise _bad_cursor() from error
 
 
-Segment = tuple[ColumnElement[bool] | bool, list[Any]]
+# A part of the list: which tickets, and their order as column names ("-": descending).
+Segment = tuple[ColumnElement[bool] | bool, tuple[str, ...]]
 
 
 def segments(order: str, values: list[Any] | None) -> list[Segment]:
     """The list in ``order`` after a cursor's ``values`` (``None``: from the start), as
-    consecutive ``(where, order_by)`` parts: every row of a part comes before the next part's."""
+    consecutive ``(where, order)`` parts: every row of a part comes before the next part's."""
     key, last_id = (None, None) if values is None else _cursor_values(order, values)
     if order == "due":
         dated: ColumnElement[bool] = col(Ticket.due_at).is_not(None)
@@ -59,11 +60,10 @@ def segments(order: str, values: list[Any] | None) -> list[Segment]:
             point = tuple_(literal(key, UTCDateTime()), literal(last_id))
             dated = tuple_(col(Ticket.due_at), col(Ticket.id)) > point
         elif last_id is not None:
-            return [(and_(undated, col(Ticket.id) > last_id), [col(Ticket.id)])]
-        return [(dated, [col(Ticket.due_at), col(Ticket.id)]), (undated, [col(Ticket.id)])]
+            return [(and_(undated, col(Ticket.id) > last_id), ("id",))]
+        return [(dated, ("due_at", "id")), (undated, ("id",))]
     if order == "-created":
-        where = True if last_id is None else col(Ticket.id) < last_id
-        return [(where, [col(Ticket.id).desc()])]
+        return [(True if last_id is None else col(Ticket.id) < last_id, ("-id",))]
     where = (
         True
         if last_id is None
@@ -72,7 +72,15 @@ def segments(order: str, values: list[Any] | None) -> list[Segment]:
             and_(col(Ticket.updated_at) == key, col(Ticket.id) < last_id),
         )
     )
-    return [(where, [col(Ticket.updated_at).desc(), col(Ticket.id).desc()])]
+    return [(where, ("-updated_at", "-id"))]
+
+
+def order_by(names: tuple[str, ...], ticket: Any = Ticket) -> list[Any]:
+    """A segment's order as columns of ``ticket`` (the model, or an alias of it)."""
+    return [
+        getattr(ticket, name[1:]).desc() if name.startswith("-") else getattr(ticket, name)
+        for name in names
+    ]
 
 
 def _cursor_values(order: str, values: list[Any]) -> tuple[datetime | None, int]:

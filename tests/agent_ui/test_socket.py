@@ -12,7 +12,8 @@ from sqlmodel import select
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from carecentre.models import Event
+from carecentre import events
+from carecentre.models import Event, Queue
 from carecentre.services import Services
 from carecentre.states import Role
 from tests.agent_ui.conftest import BASE, Agent, Workspace
@@ -173,3 +174,33 @@ def test_who_is_viewing_and_replying_is_shared_live(agents: Any) -> None:
         socket.receive_json()
         socket.send_json({"type": "viewing", "reference": roads})
         assert socket.receive_json()["data"]["agents"] == []
+
+
+def test_a_dashboard_that_falls_behind_catches_up_and_misses_nothing(agents: Any) -> None:
+    ws, _, sam = agents
+    # A burst of more events than a live socket may hold in memory: it reads the table instead.
+    ws.services.bus.buffer = 3
+    with _open(ws, sam) as socket, _open(ws, sam) as other:
+        for each in (socket, other):
+            each.send_json({"type": "resume", "after": None})
+            assert each.receive_json()["type"] == "welcome"
+            assert _until_pong(each) == []
+
+        async def burst(svc: Services) -> list[int]:
+            async with svc.db.write() as session:
+                roads = await session.scalar(select(Queue.id).where(Queue.slug == "roads"))
+                rows = [
+                    await events.record(session, "test.burst", {"n": n}, queue_id=roads)
+                    for n in range(10)
+                ]
+                await session.flush()
+            svc.bus.notify()
+            return [row.seq for row in rows if row.seq is not None]
+
+        sent = ws.run(burst)
+        for each in (socket, other):
+            assert [f["seq"] for f in _events(each, 10)] == sent
+            assert _until_pong(each) == []  # nothing twice
+        later = ws.sms("Pothole after the burst", sender="+16135550177", queue="roads")
+        for each in (socket, other):
+            assert {f["data"]["reference"] for f in _events(each, 2)} == {later}

@@ -6,14 +6,17 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from carecentre.access import Principal
+from carecentre.api import paging
 from carecentre.contract import Channel
 from carecentre.models import Contact, Ticket
 from carecentre.services import Services
-from carecentre.states import TicketStatus
+from carecentre.states import Role, TicketStatus
 from carecentre.ticket_search import (
     INDEXED_HITS,
     InvalidFilter,
     TicketFilters,
+    find_tickets,
     indexed_matches,
     search_clause,
 )
@@ -76,7 +79,12 @@ async def _searched(svc: Services) -> list[int]:
 
 
 async def _by_scan(session: AsyncSession, text: str) -> set[int]:
-    return set(await session.scalars(select(Ticket.id).where(search_clause(text))))
+    found = set(await session.scalars(select(Ticket.id).where(search_clause(text))))
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite's plain LIKE, which the scan uses there, finds the same as ILIKE.
+        clause = search_clause(text, sqlite=True)
+        assert set(await session.scalars(select(Ticket.id).where(clause))) == found, text
+    return found
 
 
 async def _by_index(session: AsyncSession, text: str, hits: int = INDEXED_HITS) -> set[int] | None:
@@ -115,3 +123,29 @@ async def test_common_text_is_left_to_the_scan(svc: Services) -> None:
         # Found in more rows than the limit allows: read ticket by ticket instead.
         assert await _by_index(session, "rue", hits=1) is None
         assert await _by_index(session, "Okafor", hits=1) is not None
+
+
+async def test_a_scanned_search_pages_in_the_lists_order(svc: Services) -> None:
+    ids = await _searched(svc)
+    everyone = Principal(0, "", "", Role.ADMIN, None)
+    # Two characters: no trigram, so the tickets are read in order and tested one by one.
+    filters = TicketFilters(text="ue")
+    async with svc.db.write() as session:
+        # Dated and undated tickets both, so that the pages cross from one part to the other.
+        ticket = await session.get_one(Ticket, ids[3])  # "Côté rue"
+        ticket.due_at = None
+    async with svc.db.read() as session:
+        expected = await _by_scan(session, "ue")
+        assert {ids[1], ids[3]} <= expected
+        everything, more = await find_tickets(session, everyone, filters, limit=50)
+        assert {t.id for t in everything} == expected
+        assert not more
+        walked: list[int] = []
+        after = None
+        for _ in range(len(expected) + 1):
+            page, more = await find_tickets(session, everyone, filters, limit=1, after=after)
+            walked += [t.id or 0 for t in page]
+            if not more:
+                break
+            after = paging.next_values("due", page[-1])
+        assert walked == [t.id for t in everything]
