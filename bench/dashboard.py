@@ -808,7 +808,8 @@ async def main_async(args: argparse.Namespace) -> bool:
             met &= await measure_sockets(Path(tmp), args.sockets, args.rate, args.seconds)
     if not args.skip_queries:
         shape = dataset.Shape(tickets=args.tickets, messages_per_ticket=args.messages)
-        path = dataset.ensure_sqlite(shape)
+        # Generating runs its own event loop (migrations): off this one.
+        path = await asyncio.to_thread(dataset.ensure_sqlite, shape)
         terms = search_terms(path)
         label = (
             f"SQLite, {shape.tickets} tickets, {shape.tickets * shape.messages_per_ticket} messages"

@@ -25,6 +25,7 @@ from carecentre.api.errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from carecentre.api.openapi import build as build_api_document
 from carecentre.api.openapi import openapi
 from carecentre.attachments import AttachmentStore
 from carecentre.contract import Sender
@@ -192,4 +193,5 @@ def create_app(
         },
     )
     app.state.metrics = metrics
+    app.state.api_document = build_api_document(plugins)
     return app

@@ -7,10 +7,12 @@ IMAP poller). Only the composition root (``carecentre.composition``) names the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import BaseModel
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
@@ -25,3 +27,9 @@ class Plugin:
     routes: Sequence[BaseRoute] = ()
     lifespan: PluginLifespan | None = None
     middleware: Sequence[Middleware] = field(default_factory=tuple)
+    # The OpenAPI path items of the plugin's routes under /api/v1 (keyed by the path below it),
+    # and the request and response models their schemas refer to: the API document describes
+    # every route the app serves there, the plugins' included.
+    api_paths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    api_inputs: Sequence[type[BaseModel]] = ()
+    api_outputs: Sequence[type[BaseModel]] = ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from carecentre import __version__
 from carecentre.api import schemas as s
 from carecentre.api import supervision_docs
+from carecentre.plugins import Plugin
 
 _MODELS: list[type[BaseModel]] = [
     s.ReplyIn,
@@ -43,7 +45,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "Error", "content": _json(s.ErrorOut)} for code in codes}
 
 
-def _op(
+def operation(
     summary: str,
     ok: int,
     model: type[BaseModel] | None,
@@ -53,6 +55,8 @@ def _op(
     errors: tuple[int, ...] = (401, 404),
     binary: bool = False,
 ) -> dict[str, Any]:
+    """One operation: its success answer (``model``), its error answers (the API's error body),
+    its JSON request ``body`` and parameters. Plugins describe their API routes with it."""
     response: dict[str, Any] = {"description": summary}
     if model is not None:
         response["content"] = _json(model)
@@ -79,16 +83,23 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None) ->
     }
 
 
-def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def path_parameter(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
 
 
-def build() -> dict[str, Any]:
+def build(plugins: Sequence[Plugin] = ()) -> dict[str, Any]:
+    """The document for the core API and the API routes of ``plugins``."""
+    inputs: list[type[BaseModel]] = [*_INPUTS]
+    outputs: list[type[BaseModel]] = []
+    for plugin in plugins:
+        inputs += plugin.api_inputs
+        outputs += plugin.api_outputs
+    models = [*_MODELS, *(m for m in inputs if m not in _MODELS), *outputs]
     _, defs = models_json_schema(
-        [(m, "validation" if m in _INPUTS else "serialization") for m in _MODELS],
+        [(m, "validation" if m in inputs else "serialization") for m in models],
         ref_template=_REF,
     )
-    ref = _path("reference")
+    ref = path_parameter("reference")
     list_params = [
         _query("status", "Comma-separated statuses."),
         _query("queue", "Queue slug."),
@@ -101,7 +112,7 @@ def build() -> dict[str, Any]:
     ]
     paths = {
         "/tickets": {
-            "get": _op(
+            "get": operation(
                 "The shared queue, filtered",
                 200,
                 s.TicketPage,
@@ -110,10 +121,10 @@ def build() -> dict[str, Any]:
             ),
         },
         "/tickets/{reference}": {
-            "get": _op(
+            "get": operation(
                 "One ticket with its messages, oldest first", 200, s.TicketOut, params=[ref]
             ),
-            "patch": _op(
+            "patch": operation(
                 "Change status, priority, queue or assignee",
                 200,
                 s.TicketOut,
@@ -123,7 +134,7 @@ def build() -> dict[str, Any]:
             ),
         },
         "/tickets/{reference}/replies": {
-            "post": _op(
+            "post": operation(
                 "Queue a reply on the ticket's channel (or another of the contact's)",
                 202,
                 s.Queued,
@@ -133,7 +144,7 @@ def build() -> dict[str, Any]:
             )
         },
         "/tickets/{reference}/notes": {
-            "post": _op(
+            "post": operation(
                 "Add an internal note (never sent)",
                 201,
                 s.Queued,
@@ -143,7 +154,7 @@ def build() -> dict[str, Any]:
             )
         },
         "/tickets/{reference}/claim": {
-            "post": _op(
+            "post": operation(
                 "Claim an unassigned ticket; 409 names who claimed it first",
                 200,
                 s.TicketOut,
@@ -152,23 +163,27 @@ def build() -> dict[str, Any]:
             )
         },
         "/contacts/{id}": {
-            "get": _op(
+            "get": operation(
                 "A contact, their addresses and tickets",
                 200,
                 s.ContactOut,
-                params=[_path("id", {"type": "integer"})],
+                params=[path_parameter("id", {"type": "integer"})],
             )
         },
-        "/queues": {"get": _op("Queues with open ticket counts", 200, s.QueueList, errors=(401,))},
+        "/queues": {
+            "get": operation("Queues with open ticket counts", 200, s.QueueList, errors=(401,))
+        },
         "/stats": {
-            "get": _op("Counts for the queues the caller can see", 200, s.Stats, errors=(401,))
+            "get": operation(
+                "Counts for the queues the caller can see", 200, s.Stats, errors=(401,)
+            )
         },
         "/attachments/{id}": {
-            "get": _op(
+            "get": operation(
                 "Download an attachment",
                 200,
                 None,
-                params=[_path("id", {"type": "integer"})],
+                params=[path_parameter("id", {"type": "integer"})],
                 binary=True,
             )
         },
@@ -178,7 +193,11 @@ def build() -> dict[str, Any]:
         "info": {"title": "CareCentre API", "version": __version__},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**paths, **supervision_docs.paths()},
+        "paths": {
+            **paths,
+            **supervision_docs.paths(),
+            **{path: dict(item) for plugin in plugins for path, item in plugin.api_paths.items()},
+        },
         "components": {
             "schemas": defs["$defs"],
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -186,5 +205,7 @@ def build() -> dict[str, Any]:
     }
 
 
-async def openapi(_request: Request) -> Response:
-    return JSONResponse(build())
+async def openapi(request: Request) -> Response:
+    """The document of this app: built once, with the plugins it was created with."""
+    document: dict[str, Any] = request.app.state.api_document
+    return JSONResponse(document)

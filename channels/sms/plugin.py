@@ -67,4 +67,11 @@ async def lifespan(svc: Services) -> AsyncIterator[None]:
         await sender.aclose()
 
 
-plugin = Plugin(name="sms", routes=[*webhooks.routes, *segments_api.routes], lifespan=lifespan)
+plugin = Plugin(
+    name="sms",
+    routes=[*webhooks.routes, *segments_api.routes],
+    lifespan=lifespan,
+    api_paths=segments_api.api_paths,
+    api_inputs=[segments_api.SegmentsIn],
+    api_outputs=[segments_api.SegmentsOut],
+)

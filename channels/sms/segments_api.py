@@ -6,6 +6,8 @@ GSM-7 or UCS-2, how many segments, and how much room is left in the last one.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,6 +15,7 @@ from starlette.routing import Route
 
 from carecentre.api.auth import require_principal
 from carecentre.api.errors import ApiError, invalid
+from carecentre.api.openapi import operation
 from channels.sms.segments import MAX_BODY_LENGTH, body_length, segment_info
 
 # Far past what Twilio sends (1,600); a draft that long is still counted, and flagged.
@@ -23,6 +26,17 @@ class SegmentsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(max_length=MAX_DRAFT)
+
+
+class SegmentsOut(BaseModel):
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+    characters: int
+    units: int
+    per_segment: int
+    remaining: int
+    max_length: int
+    too_long: bool
 
 
 async def segments(request: Request) -> Response:
@@ -40,18 +54,28 @@ async def segments(request: Request) -> Response:
     except ValidationError as error:
         raise invalid(error) from None
     info = segment_info(draft.body)
-    return JSONResponse(
-        {
-            "encoding": info.encoding,
-            "segments": info.segments,
-            "characters": info.characters,
-            "units": info.units,
-            "per_segment": info.per_segment,
-            "remaining": info.remaining,
-            "max_length": MAX_BODY_LENGTH,
-            "too_long": body_length(draft.body) > MAX_BODY_LENGTH,
-        }
+    out = SegmentsOut(
+        encoding=info.encoding,
+        segments=info.segments,
+        characters=info.characters,
+        units=info.units,
+        per_segment=info.per_segment,
+        remaining=info.remaining,
+        max_length=MAX_BODY_LENGTH,
+        too_long=body_length(draft.body) > MAX_BODY_LENGTH,
     )
+    return JSONResponse(out.model_dump())
 
 
 routes = [Route("/api/v1/sms/segments", segments, methods=["POST"])]
+api_paths = {
+    "/sms/segments": {
+        "post": operation(
+            "The encoding and segment count of a draft text message",
+            200,
+            SegmentsOut,
+            body=SegmentsIn,
+            errors=(401, 413, 415, 422),
+        )
+    }
+}

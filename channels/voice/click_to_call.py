@@ -11,7 +11,9 @@ outcome and duration are written in when Twilio reports the call over (``status`
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,6 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from carecentre.api.auth import require_principal
 from carecentre.api.errors import ApiError
+from carecentre.api.openapi import operation, path_parameter
 from carecentre.call_log import CallView
 from carecentre.services import services
 from carecentre.states import DeliveryStatus
@@ -28,6 +31,19 @@ from channels.voice.params import StepState
 from channels.voice.service import VoiceChannel, voice_channel
 from channels.voice.speech import spoken_reference, written_duration, written_number
 from channels.voice.twiml import ask, say, twiml
+
+
+class PlacedCall(BaseModel):
+    sid: str
+    status: Literal["ringing_agent"]
+    agent_phone: str
+    to: str
+    message_id: int
+
+
+class CallPlaced(BaseModel):
+    call: PlacedCall
+
 
 ANSWERED = frozenset({"completed", "answered"})
 OUTCOMES = {
@@ -67,14 +83,14 @@ async def place_call(request: Request) -> Response:
         "ringing the agent's phone first."
     )
     message_id = await voice.agent_calls.started(plan, sid, body, principal.agent_id)
-    out = {
-        "sid": sid,
-        "status": "ringing_agent",
-        "agent_phone": plan.agent_phone,
-        "to": plan.resident_phone,
-        "message_id": message_id,
-    }
-    return JSONResponse({"call": out}, status_code=202)
+    out = PlacedCall(
+        sid=sid,
+        status="ringing_agent",
+        agent_phone=plan.agent_phone,
+        to=plan.resident_phone,
+        message_id=message_id,
+    )
+    return JSONResponse(CallPlaced(call=out).model_dump(), status_code=202)
 
 
 async def bridge(hook: Hook) -> Response:
@@ -152,3 +168,14 @@ async def log_outcome(voice: VoiceChannel, view: CallView) -> None:
 
 
 routes = [Route("/api/v1/tickets/{reference}/calls", place_call, methods=["POST"])]
+api_paths = {
+    "/tickets/{reference}/calls": {
+        "post": operation(
+            "Call the resident: ring the agent's phone, then bridge it to the resident's",
+            202,
+            CallPlaced,
+            params=[path_parameter("reference")],
+            errors=(401, 404, 409, 502, 503),
+        )
+    }
+}

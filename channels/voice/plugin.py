@@ -122,7 +122,13 @@ def make_plugin(*, now: Callable[[], datetime] = utcnow) -> Plugin:
             await stop(task)
             await dialer.aclose()
 
-    return Plugin(name="voice", routes=[*click_to_call.routes, *webhooks.routes], lifespan=lifespan)
+    return Plugin(
+        name="voice",
+        routes=[*click_to_call.routes, *webhooks.routes],
+        lifespan=lifespan,
+        api_paths=click_to_call.api_paths,
+        api_outputs=[click_to_call.CallPlaced],
+    )
 
 
 plugin = make_plugin()

@@ -10,6 +10,7 @@ import pytest
 
 from tests.channels.sms.conftest import sms_app_running
 from tests.fakes.twilio_api import FakeTwilioApi
+from tests.support.api import OpenApiValidator
 
 if TYPE_CHECKING:
     from tests.channels.sms.conftest import SmsApp
@@ -25,6 +26,8 @@ def app(tmp_path: Path, sqlite_url: str, twilio_api: FakeTwilioApi) -> Iterator[
 def count(app: SmsApp, body: object) -> dict[str, Any]:
     response = app.api("POST", "/sms/segments", json={"body": body})
     assert response.status_code == 200, response.text
+    # As the API document describes it (the document the app serves, plugins' routes included).
+    OpenApiValidator(app.client.get("/api/v1/openapi.json").json()).check(response)
     found: dict[str, Any] = response.json()
     return found
 

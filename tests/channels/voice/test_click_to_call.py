@@ -24,6 +24,7 @@ from tests.channels.voice.conftest import (
     agent_phone,
 )
 from tests.fakes.twilio_api import Reply
+from tests.support.api import OpenApiValidator
 
 AGENT_PHONE = "+16135550177"
 MakeApp = Callable[..., AbstractContextManager[VoiceApp]]
@@ -59,6 +60,7 @@ def _agent_leg(app: VoiceApp, sid: str, **extra: str) -> dict[str, str]:
 def _place(app: VoiceApp, reference: str) -> dict[str, Any]:
     response = app.api("POST", f"/tickets/{reference}/calls")
     assert response.status_code == 202, response.text
+    OpenApiValidator(app.client.get("/api/v1/openapi.json").json()).check(response)
     call: dict[str, Any] = response.json()["call"]
     return call
 
