@@ -10,9 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from agent_ui.sla_view import sla_views
 from agent_ui.views import fragment, page, render
 from carecentre.access import Principal
 from carecentre.api.serialize import summaries
+from carecentre.coltypes import utcnow
 from carecentre.contract import Channel
 from carecentre.models import Agent, Queue
 from carecentre.services import services
@@ -61,6 +63,7 @@ async def dashboard(request: Request, signed: SignedIn) -> Response:
         except InvalidFilter as refused:
             tickets, more, error = [], False, str(refused)
         rows = await summaries(session, tickets)
+        slas = await sla_views(session, tickets, utcnow())
         counts = await open_counts(session, principal)
         agents = list(
             await session.scalars(
@@ -74,6 +77,7 @@ async def dashboard(request: Request, signed: SignedIn) -> Response:
         status=422 if error else 200,
         title="Queue",
         rows=rows,
+        slas=slas,
         more=more,
         counts=counts,
         filters=filters,
@@ -114,7 +118,8 @@ async def row(request: Request, signed: SignedIn) -> Response:
         if not found:
             return Response(status_code=204)
         (summary,) = await summaries(session, found)
-    return render(request, "_row.html", signed=signed, row=summary)
+        slas = await sla_views(session, found, utcnow())
+    return render(request, "_row.html", signed=signed, row=summary, slas=slas)
 
 
 @fragment

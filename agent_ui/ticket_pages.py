@@ -8,8 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from agent_ui.sla_view import route_of, routed_by, sla_views
 from agent_ui.views import fragment, not_found, page, render
 from carecentre.api.serialize import messages_out, summaries
+from carecentre.coltypes import utcnow
 from carecentre.models import Agent, Contact, Message, Queue, Ticket
 from carecentre.services import services
 from carecentre.sessions import SignedIn
@@ -41,6 +43,8 @@ async def ticket_page(
             return not_found(request, signed, f"There is no ticket {reference} you can see.")
         assert ticket.id is not None
         (summary,) = await summaries(session, [ticket])
+        slas = await sla_views(session, [ticket], utcnow())
+        route = await route_of(session, ticket.id)
         timeline = await contact_timeline(session, principal, ticket, api_base=API)
         options = await reply_options(session, ticket)
         tags = (await tags_of(session, [ticket.id])).get(ticket.id, [])
@@ -77,6 +81,8 @@ async def ticket_page(
         status=status,
         title=f"{ticket.reference} {ticket.subject}".strip(),
         ticket=summary,
+        sla=slas[ticket.reference],
+        routed_by=routed_by(route),
         timeline=timeline,
         options=options,
         tags=tags,
@@ -124,7 +130,19 @@ async def message(request: Request, signed: SignedIn) -> Response:
     return render(request, "_message.html", signed=signed, entry=entry)
 
 
+@fragment
+async def sla(request: Request, signed: SignedIn) -> Response:
+    """The ticket's SLA clock as the page shows it, for the live script; 404 when not seen."""
+    async with services(request).db.read() as session:
+        ticket = await get_by_reference(session, request.path_params["reference"])
+        if ticket is None or not signed.principal.can_see(ticket):
+            return Response(status_code=404)
+        slas = await sla_views(session, [ticket], utcnow())
+    return render(request, "_sla.html", signed=signed, ticket=ticket, sla=slas[ticket.reference])
+
+
 routes = [
     Route("/tickets/{reference}", view, methods=["GET"]),
+    Route("/tickets/{reference}/sla", sla, methods=["GET"]),
     Route("/tickets/{reference}/messages/{message_id}", message, methods=["GET"]),
 ]

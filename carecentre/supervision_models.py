@@ -261,7 +261,12 @@ sa.Index(
     _ticket.c.queue_id,
     _ticket.c.channel,
 )
-sa.Index("ix_ticket_first_response", _ticket.c.first_response_at, _ticket.c.queue_id)
+sa.Index(
+    "ix_ticket_first_response",
+    _ticket.c.first_response_at,
+    _ticket.c.queue_id,
+    _ticket.c.channel,
+)
 sa.Index(
     "ix_ticket_open",
     _ticket.c.status,

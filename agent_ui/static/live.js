@@ -128,6 +128,50 @@
     agentId: parseInt(body.dataset.agentId || "0", 10)
   };
 
+  /* SLA alerts from the watcher, on the queue and ticket pages: the ticket's badges change in
+   * place, and breaches are announced, once each, gathered into one polite announcement when
+   * several arrive together (after the watcher was stopped, say). At-risk is shown, not said. */
+  if (page === "queue" || page === "ticket") {
+    var slaLabels = { on_track: "On track", at_risk: "At risk", breached: "Breached" };
+    var targetNames = { first_response: "first response", resolution: "resolution" };
+    var breachesHeard = {};
+    var breachesToSay = [];
+    var breachTimer = null;
+
+    var sayBreaches = function () {
+      breachTimer = null;
+      var said = breachesToSay;
+      breachesToSay = [];
+      if (said.length === 1) {
+        announce(said[0].reference + " has breached its " + (targetNames[said[0].target] || "SLA") + " target.");
+      } else if (said.length > 1) {
+        var names = said.slice(0, 3).map(function (b) { return b.reference; }).join(", ");
+        announce(said.length + " SLA targets breached: " + names + (said.length > 3 ? " and others." : "."));
+      }
+    };
+
+    window.CareCentre.on(function (frame) {
+      if (frame.type !== "sla.at_risk" && frame.type !== "sla.breached") { return; }
+      var data = frame.data || {};
+      if (!data.reference) { return; }
+      var state = frame.type === "sla.breached" ? "breached" : "at_risk";
+      var badges = document.querySelectorAll('[data-sla-badge="' + CSS.escape(data.reference) + '"]');
+      if (!badges.length) { return; }
+      Array.prototype.forEach.call(badges, function (badge) {
+        if (state === "at_risk" && badge.dataset.sla === "breached") { return; }
+        badge.className = "sla sla-" + state;
+        badge.dataset.sla = state;
+        badge.querySelector(".sla-label").textContent = slaLabels[state];
+      });
+      var key = data.reference + " " + data.target;
+      if (state === "breached" && !breachesHeard[key]) {
+        breachesHeard[key] = true;
+        breachesToSay.push(data);
+        if (!breachTimer) { breachTimer = window.setTimeout(sayBreaches, 800); }
+      }
+    });
+  }
+
   /* The queue page: rows appear, change and leave; counts follow. */
   if (page === "queue") {
     var rows = document.getElementById("queue-rows");
@@ -210,6 +254,18 @@
       return Boolean((reply && reply.value.trim()) || (note && note.value.trim()));
     };
 
+    var slaTimer = null;
+    var refreshSla = function () {
+      if (slaTimer) { return; }
+      slaTimer = window.setTimeout(function () {
+        slaTimer = null;
+        fetchHtml("/tickets/" + encodeURIComponent(reference) + "/sla").then(function (html) {
+          var current = document.getElementById("sla-details");
+          if (html && current) { current.replaceWith(element(html)); }
+        });
+      }, 300);
+    };
+
     window.CareCentre.onOpen(function () { send({ type: "viewing", reference: reference }); });
     window.CareCentre.on(function (frame) {
       var data = frame.data || {};
@@ -222,6 +278,7 @@
       }
       if (data.reference !== reference) { return; }
       if (frame.type === "message.created") {
+        if (data.direction === "outbound") { refreshSla(); }  // it may be the first response
         if (document.getElementById("message-" + data.message_id)) { return; }
         fetchHtml("/tickets/" + encodeURIComponent(reference) + "/messages/" + data.message_id).then(function (html) {
           if (!html || document.getElementById("message-" + data.message_id)) { return; }
@@ -251,6 +308,9 @@
           }
         }
         if (changed.status) { document.getElementById("detail-status").textContent = changed.status; }
+        if (changed.status || changed.priority || changed.queue) { refreshSla(); }
+      } else if (frame.type === "sla.at_risk" || frame.type === "sla.breached") {
+        refreshSla();
       }
     });
   }
