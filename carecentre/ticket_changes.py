@@ -1,13 +1,15 @@
-"""Changing a ticket's status, resolution, priority and queue from the agents' workspace.
+"""Changing a ticket's status, resolution, priority, queue and assignee: the one set of rules
+behind the agents' workspace and ``PATCH /api/v1/tickets/<reference>``.
 
-The same rules as ``PATCH /api/v1/tickets/<reference>``: status changes follow the transition
-table (a closed ticket never reopens), a resolution only goes with resolved or closed, and a
-ticket can only move to a queue the agent can see.
+Status changes follow the transition table (a closed ticket never reopens), a resolution only
+goes with resolved or closed, and a ticket can only move to a queue the agent can see. What
+changed is recorded as one ``ticket.updated`` event.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -15,11 +17,19 @@ from sqlmodel import select
 from carecentre import events
 from carecentre.access import Principal
 from carecentre.coltypes import utcnow
-from carecentre.models import Queue, Ticket
+from carecentre.models import Agent, Queue, Ticket
 from carecentre.states import IllegalTransition, Priority, Resolution, TicketStatus
 from carecentre.tickets import set_status
 
 _RESOLVED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+
+class Keep(Enum):
+    KEEP = "keep"
+
+
+# The assignee is left as it is (``None`` means: unassign).
+KEEP: Final = Keep.KEEP
 
 
 class ChangeRefused(ValueError):
@@ -39,10 +49,12 @@ async def change_ticket(
     resolution: Resolution | None = None,
     priority: Priority | None = None,
     queue: str | None = None,
+    assignee_id: int | Keep | None = KEEP,
 ) -> dict[str, Any]:
     """Apply what is given; returns what changed (recorded as one ``ticket.updated`` event).
 
-    Raises :class:`ChangeRefused` before anything is changed when any part is refused.
+    Raises :class:`ChangeRefused` before anything is changed when any part is refused; the
+    caller has checked that ``assignee_id`` is an active agent.
     """
     now = utcnow()
     target = status or ticket.status
@@ -72,6 +84,12 @@ async def change_ticket(
         changed["queue"] = moved_to.slug
         changed["from_queue_id"] = ticket.queue_id
         ticket.queue_id = moved_to.id
+    data: dict[str, Any] = {"reference": ticket.reference, "changed": changed}
+    if assignee_id is not KEEP and assignee_id != ticket.assignee_id:
+        ticket.assignee_id = assignee_id
+        changed["assignee_id"] = assignee_id
+        agent = await session.get(Agent, assignee_id) if assignee_id is not None else None
+        data["assignee"] = {"id": agent.id, "name": agent.name} if agent else None
     if not changed:
         return changed
     ticket.updated_at = now
@@ -79,7 +97,7 @@ async def change_ticket(
     await events.record(
         session,
         "ticket.updated",
-        {"reference": ticket.reference, "changed": changed, "by": principal.agent_id},
+        {**data, "by": principal.agent_id},
         ticket_id=ticket.id,
         queue_id=ticket.queue_id,
     )

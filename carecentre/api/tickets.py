@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from carecentre import events
 from carecentre.access import Principal
 from carecentre.api import paging
 from carecentre.api.auth import require_principal
@@ -19,14 +17,14 @@ from carecentre.api.errors import ApiError, invalid
 from carecentre.api.schemas import NoteIn, Queued, ReplyIn, TicketPage, TicketPatch
 from carecentre.api.serialize import messages_out, summaries, ticket_out
 from carecentre.assignment import AlreadyClaimed, claim
-from carecentre.coltypes import utcnow
-from carecentre.models import Contact, Queue, Ticket
+from carecentre.models import Contact, Ticket
 from carecentre.outbox import ReplyRefused, add_note, queue_reply
 from carecentre.services import services
-from carecentre.states import IllegalTransition, TicketStatus
+from carecentre.states import TicketStatus
+from carecentre.ticket_changes import KEEP, ChangeRefused, Keep, change_ticket
 from carecentre.ticket_search import InvalidFilter, TicketFilters, find_tickets
 from carecentre.ticket_search import agent_id as find_agent_id
-from carecentre.tickets import get_by_reference, set_status
+from carecentre.tickets import get_by_reference
 
 MAX_LIMIT = 100
 _RESOLVED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
@@ -150,56 +148,37 @@ async def patch_ticket(request: Request) -> Response:
     for name in ("status", "resolution", "priority", "queue"):
         if name in fields and getattr(patch, name) is None:
             raise ApiError(422, f"{name}: must not be null", field=name)
+    if patch.queue == "":
+        raise ApiError(422, "queue: no queue ''", field="queue")
     svc = services(request)
-    now = utcnow()
     async with svc.db.write() as session:
         ticket = await visible_ticket(
             session, principal, request.path_params["reference"], lock=True
         )
-        changed: dict[str, Any] = {}
-        if "status" in fields or "resolution" in fields:
-            target = patch.status or ticket.status
-            if patch.resolution is not None and target not in _RESOLVED:
-                # Otherwise it would be dropped without a word.
-                raise ApiError(
-                    422,
-                    "resolution: only with status resolved or closed",
-                    field="resolution",
-                )
-            try:
-                set_status(ticket, target, now=now, resolution=patch.resolution)
-            except IllegalTransition as error:
-                raise ApiError(409, str(error), code="illegal_transition") from None
-            changed["status"] = ticket.status.value
-        if patch.priority is not None:
-            ticket.priority = patch.priority
-            changed["priority"] = patch.priority.value
-        if "queue" in fields:
-            queue = await session.scalar(select(Queue).where(Queue.slug == (patch.queue or "")))
-            if queue is None or queue.id is None or not principal.can_see_queue(queue.id):
-                raise ApiError(422, f"queue: no queue {patch.queue!r}", field="queue")
-            ticket.queue_id = queue.id
-            changed["queue"] = queue.slug
+        assignee: int | Keep | None = KEEP
         if "assignee" in fields:
-            if patch.assignee is None:
-                ticket.assignee_id = None
-            else:
-                agent_id = await find_agent_id(session, patch.assignee)
-                if agent_id is None:
+            assignee = None
+            if patch.assignee is not None:
+                assignee = await find_agent_id(session, patch.assignee)
+                if assignee is None:
                     raise ApiError(
                         422, f"assignee: no active agent {patch.assignee!r}", field="assignee"
                     )
-                ticket.assignee_id = agent_id
-            changed["assignee_id"] = ticket.assignee_id
-        ticket.updated_at = now
-        await session.flush()
-        await events.record(
-            session,
-            "ticket.updated",
-            {"reference": ticket.reference, "changed": changed, "by": principal.agent_id},
-            ticket_id=ticket.id,
-            queue_id=ticket.queue_id,
-        )
+        try:
+            await change_ticket(
+                session,
+                principal,
+                ticket,
+                status=patch.status,
+                resolution=patch.resolution,
+                priority=patch.priority,
+                queue=patch.queue if "queue" in fields else None,
+                assignee_id=assignee,
+            )
+        except ChangeRefused as refused:
+            if refused.field == "status":
+                raise ApiError(409, str(refused), code="illegal_transition") from None
+            raise ApiError(422, f"{refused.field}: {refused}", field=refused.field) from None
         out = await ticket_out(session, ticket, api_base(request))
     svc.bus.notify()
     return _json(out)

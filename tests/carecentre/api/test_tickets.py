@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from carecentre.contract import IdentityKind
-from carecentre.models import ContactIdentity, Message, OutboxItem, Ticket
+from carecentre.models import ContactIdentity, Event, Message, OutboxItem, Ticket
 from carecentre.references import parse_reference
 from carecentre.services import Services
 from tests.support.api import ADMIN_EMAIL, Api
@@ -472,6 +472,23 @@ def test_patch_several_fields_at_once(api: Api) -> None:
     ).json()
     assert (ticket["status"], ticket["priority"], ticket["queue"]) == ("open", "high", "bylaw")
     assert ticket["assignee"]["id"] == api.admin_id
+
+    async def updates(svc: Services) -> list[dict[str, object]]:
+        async with svc.db.read() as session:
+            rows = await session.scalars(select(Event).where(Event.type == "ticket.updated"))
+            return [row.data for row in rows]
+
+    # One event for the whole change, naming the assignee, as the workspace's changes do.
+    (event,) = api.run(updates)
+    assert event["changed"] == {
+        "status": "open",
+        "priority": "high",
+        "queue": "bylaw",
+        "from_queue_id": event["changed"]["from_queue_id"],  # type: ignore[index]
+        "assignee_id": api.admin_id,
+    }
+    assert event["assignee"] == {"id": api.admin_id, "name": "Admin"}
+    assert event["by"] == api.admin_id
 
 
 def test_a_closed_ticket_is_never_reopened(api: Api) -> None:
