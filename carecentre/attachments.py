@@ -11,14 +11,22 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_IN_PLACE_FILES = 8
+_IN_PLACE_BYTES = 256 << 10
 
 
 class AttachmentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Digests being written now, so that two messages carrying the same file at once
+        # write it once: the second waits for the first instead of writing (and syncing) again.
+        self._writing: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
@@ -32,6 +40,46 @@ class AttachmentStore:
         if not path.exists():
             await asyncio.to_thread(self._write, path, data)
         return digest, len(data)
+
+    async def put_many(self, blobs: Sequence[bytes]) -> list[tuple[str, int]]:
+        """:meth:`put` for every file of one message, in one trip to a worker thread: hashing,
+        looking for and writing hundreds of attachments then costs the event loop nothing."""
+        if not blobs:
+            return []
+        if len(blobs) <= _IN_PLACE_FILES and sum(map(len, blobs)) <= _IN_PLACE_BYTES:
+            # A few small files already stored (the logo in every mail of a sender) are quicker
+            # recognised here than handed to a thread; anything to write goes to the thread.
+            stored = [(hashlib.sha256(data).hexdigest(), len(data)) for data in blobs]
+            if all(self.path_for(digest).exists() for digest, _size in stored):
+                return stored
+        return await asyncio.to_thread(self._put_all, blobs)
+
+    def _put_all(self, blobs: Sequence[bytes]) -> list[tuple[str, int]]:
+        stored = [(hashlib.sha256(data).hexdigest(), len(data)) for data in blobs]
+        waits: list[tuple[threading.Event, str, bytes]] = []
+        for (digest, _size), data in zip(stored, blobs, strict=True):
+            with self._lock:
+                busy = self._writing.get(digest)
+                if busy is None:
+                    self._writing[digest] = mine = threading.Event()
+            if busy is not None:
+                waits.append((busy, digest, data))
+                continue
+            try:
+                path = self.path_for(digest)
+                if not path.exists():
+                    self._write(path, data)
+            finally:
+                with self._lock:
+                    del self._writing[digest]
+                mine.set()
+        for busy, digest, data in waits:
+            busy.wait()
+            # The other writer failed: written here instead.
+            path = self.path_for(digest)
+            if not path.exists():
+                self._write(path, data)
+        return stored
 
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

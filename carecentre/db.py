@@ -10,7 +10,8 @@ is locked"), every write in the process goes through one path, guarded by one as
   that queue up while a batch runs are committed together (group commit): each runs in its own
   SAVEPOINT, so one job's failure undoes only that job, and no job's caller hears back before the
   shared commit is durable. One fsync then serves many webhooks, and a job costs one thread hop
-  instead of one per statement.
+  instead of one per statement. A job may bring a ``recover`` function, run in place of what
+  failed (storing a payload whose ingest failed, say), so it needs no SAVEPOINT of its own.
 
 Readers use their own connections and never wait for the writer (WAL). On PostgreSQL,
 ``run_write`` runs the same function through the async session (``run_sync``), and nothing needs
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
@@ -51,6 +52,14 @@ SQLITE_PRAGMAS = (
     "PRAGMA mmap_size=2147418112",
 )
 MAX_BATCH = 64
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row a plain INSERT wrote (SQLite's ``lastrowid``; on
+    PostgreSQL, fetched by the RETURNING the dialect adds)."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _sqlite_setup(engine: Engine, *, begin: str) -> None:
@@ -76,10 +85,14 @@ def _sqlite_async(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
     return engine
 
 
+Recover = Callable[[Session, Exception], T]
+
+
 @dataclass
 class _Job:
     fn: Callable[[Session], Any]
     future: asyncio.Future[Any]
+    recover: Recover[Any] | None = None
     result: Any = None
     error: BaseException | None = None
     done: bool = field(default=False)
@@ -101,12 +114,12 @@ class _GroupWriter:
         self.queue: asyncio.Queue[_Job] | None = None
         self.task: asyncio.Task[None] | None = None
 
-    async def submit(self, fn: Callable[[Session], T]) -> T:
+    async def submit(self, fn: Callable[[Session], T], recover: Recover[T] | None = None) -> T:
         if self.queue is None:
             self.queue = asyncio.Queue()
             self.task = asyncio.create_task(self._run(), name="sqlite-writer")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(_Job(fn, future))
+        self.queue.put_nowait(_Job(fn, future, recover))
         return await future
 
     async def _run(self) -> None:
@@ -135,11 +148,7 @@ class _GroupWriter:
             with Session(self.engine, expire_on_commit=False) as session:
                 with session.begin():
                     for job in jobs:
-                        try:
-                            with session.begin_nested():
-                                job.result = job.fn(session)
-                        except Exception as error:
-                            job.error = error
+                        self._one(session, job)
                     # Objects must not leave this thread attached to the session.
                     session.flush()
                 session.expunge_all()
@@ -149,6 +158,25 @@ class _GroupWriter:
             for job in jobs:
                 job.error = job.error or error
                 job.result = None
+
+    @staticmethod
+    def _one(session: Session, job: _Job) -> None:
+        """One job in its SAVEPOINT; when it fails, what it wrote is undone and its
+        ``recover`` (if any) runs in a SAVEPOINT of its own, in the same commit."""
+        try:
+            with session.begin_nested():
+                job.result = job.fn(session)
+            return
+        except Exception as error:
+            if job.recover is None:
+                job.error = error
+                return
+            failure = error
+        try:
+            with session.begin_nested():
+                job.result = job.recover(session, failure)
+        except Exception as error:
+            job.error = error
 
     async def close(self) -> None:
         if self.task is not None:
@@ -204,13 +232,26 @@ class Database:
                 async with session.begin():
                     yield session
 
-    async def run_write(self, fn: Callable[[Session], T]) -> T:
+    async def run_write(self, fn: Callable[[Session], T], recover: Recover[T] | None = None) -> T:
         """Run ``fn(session)`` as one unit of work that writes, and return what it returns.
 
         ``fn`` must return plain values, not ORM objects (they belong to another thread).
+        When ``fn`` (or, on PostgreSQL, its commit) raises, nothing it wrote is kept, and
+        ``recover(session, error)``, if given, runs as the unit of work instead: what it
+        returns is returned, what it raises is raised. A job that must keep something even
+        when it fails (a received payload) needs no SAVEPOINT of its own that way.
         """
         if self._group is not None:
-            return await self._group.submit(fn)
+            return await self._group.submit(fn, recover)
+        try:
+            return await self._run_async(fn)
+        except Exception as error:
+            if recover is None:
+                raise
+            failure = error
+        return await self._run_async(lambda session: recover(session, failure))
+
+    async def _run_async(self, fn: Callable[[Session], T]) -> T:
         async with AsyncSession(self.writer, expire_on_commit=False) as session:
             async with session.begin():
                 return await session.run_sync(fn)

@@ -5,6 +5,13 @@ channel's parser turns it into an :class:`InboundMessage`; ``ingest()`` then doe
 transaction: dedupe on (channel, external id) by a unique constraint, resolve the contact, thread,
 create or append to the ticket, route, record events. Events are published after the commit. A
 payload that fails to parse stays stored with its error, and ``replay()`` runs it again.
+
+Every message of every channel passes here, on the one SQLite writer, so the transaction is
+written with plain statements built once (their compiled form is cached) and rows read as plain
+values: no ORM object is built, tracked or flushed for a message, and each row is written once,
+in its final state (a new ticket with its due time, the raw payload's one update with its fate).
+Nothing read is kept between messages: rules, queues and SLA policies are read in the
+transaction, so a supervisor's change applies to the next message, from any process.
 """
 
 from __future__ import annotations
@@ -17,29 +24,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import nh3
-from sqlalchemy import func, update
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
-from sqlmodel import col, select
+from sqlmodel import col
 
 from carecentre import events
 from carecentre.attachments import AttachmentStore
 from carecentre.coltypes import utcnow
-from carecentre.contacts import resolve_contact
+from carecentre.contacts import Resolved, resolve_contact_id
 from carecentre.contract import AckContent, AckRequest, Channel, InboundMessage, ParseError
-from carecentre.db import Database
+from carecentre.db import Database, inserted_id
 from carecentre.events import EventBus
 from carecentre.hours import BusinessCalendar
 from carecentre.identities import InvalidAddress, normalize
 from carecentre.metrics import Metrics
-from carecentre.models import Attachment, Contact, Message, Queue, RawInbound, Ticket
-from carecentre.outbox import ReplyRefused, queue_outbound
+from carecentre.models import Attachment, Message, RawInbound, Ticket
+from carecentre.outbox import ReplyRefused, queue_automatic
 from carecentre.queue_hours import QueueCalendars
-from carecentre.routing import initial_due
+from carecentre.routing import QueueRow
 from carecentre.states import DeliveryStatus, Direction, TicketStatus
-from carecentre.threads import find_thread, register_keys
-from carecentre.ticket_routing import Routed, route_new, settle_new
-from carecentre.tickets import create_ticket, set_status
+from carecentre.threads import ThreadMatch, attach_keys, find_thread
+from carecentre.ticket_routing import Routed, plan_due, route_new, settle_new
+from carecentre.tickets import TicketRow, insert_ticket, receive_on
 
 log = logging.getLogger(__name__)
 
@@ -83,27 +91,99 @@ def _retryable(error: DBAPIError) -> bool:
     return code in _RETRY_SQLSTATES
 
 
-def _raw_row(
+_raw: Table = RawInbound.__table__  # type: ignore[attr-defined]
+_message: Table = Message.__table__  # type: ignore[attr-defined]
+_attachment: Table = Attachment.__table__  # type: ignore[attr-defined]
+_ticket: Table = Ticket.__table__  # type: ignore[attr-defined]
+
+# Every statement of the hot path is built once: used again, it finds its compiled form in the
+# cache straight away, and no ORM object is built, flushed or tracked for a message.
+_INSERT_RAW = _raw.insert()
+_INSERT_MESSAGE = _message.insert()
+_INSERT_ATTACHMENT = _attachment.insert()
+_SETTLE_RAW = (
+    update(_raw)
+    .where(_raw.c.id == bindparam("raw_id"))
+    .values(
+        status=bindparam("new_status"),
+        message_id=bindparam("new_message_id"),
+        error=bindparam("new_error"),
+        attempts=_raw.c.attempts + 1,
+        processed_at=bindparam("now"),
+    )
+)
+_EXISTING = (
+    select(_message.c.id, _message.c.ticket_id, _ticket.c.reference, _ticket.c.contact_id)
+    .join_from(_message, _ticket, _ticket.c.id == _message.c.ticket_id)
+    .where(
+        _message.c.channel == bindparam("channel"),
+        _message.c.external_id == bindparam("external_id"),
+    )
+)
+# Found through the contact's tickets (both indexed), never by scanning every message: an
+# acknowledgement is queued with the ticket it announces, so both are recent.
+_RECENT_ACKS = (
+    select(func.count())
+    .select_from(_message.join(_ticket, _ticket.c.id == _message.c.ticket_id))
+    .where(
+        _ticket.c.contact_id == bindparam("contact_id"),
+        _ticket.c.created_at > bindparam("since"),
+        _message.c.kind == "acknowledgement",
+        _message.c.address == bindparam("address"),
+        _message.c.created_at > bindparam("since"),
+    )
+)
+
+
+def _raw_values(
     channel: Channel,
     payload: bytes,
     content_type: str,
     kind: str,
     meta: Mapping[str, Any] | None,
-) -> RawInbound:
-    return RawInbound(
-        channel=channel,
-        kind=kind,
-        content_type=content_type[:255],
-        payload=payload,
-        meta=dict(meta or {}),
+    *,
+    received_at: datetime,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """A raw row as received; with ``error``, already settled as failed (kept unparsed)."""
+    return {
+        "channel": channel,
+        "kind": kind,
+        "content_type": content_type[:255],
+        "payload": payload,
+        "meta": dict(meta or {}),
+        "status": "received" if error is None else "failed",
+        "error": None if error is None else error[:2000],
+        "message_id": None,
+        "attempts": 0 if error is None else 1,
+        "received_at": received_at,
+        "processed_at": None if error is None else received_at,
+    }
+
+
+def _insert_raw(session: Session, values: Mapping[str, Any]) -> int:
+    raw_id: int = inserted_id(session.connection().execute(_INSERT_RAW, values))
+    return raw_id
+
+
+def _settle_raw(
+    conn: Connection,
+    raw_id: int,
+    status: str,
+    message_id: int | None,
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        _SETTLE_RAW,
+        {
+            "raw_id": raw_id,
+            "new_status": status,
+            "new_message_id": message_id,
+            "new_error": error[:2000] if error else None,
+            "now": now,
+        },
     )
-
-
-def _insert(session: Session, row: RawInbound) -> int:
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    return row.id
 
 
 def _internal(error: BaseException) -> str:
@@ -162,8 +242,8 @@ class Pipeline:
         meta: Mapping[str, Any] | None = None,
     ) -> int:
         """Keep the payload exactly as received; committed before anything else happens."""
-        raw = _raw_row(channel, payload, content_type, kind, meta)
-        return await self.db.run_write(lambda session: _insert(session, raw))
+        raw = _raw_values(channel, payload, content_type, kind, meta, received_at=utcnow())
+        return await self.db.run_write(lambda session: _insert_raw(session, raw))
 
     async def receive(
         self,
@@ -207,10 +287,10 @@ class Pipeline:
     ) -> Received:
         """Store a payload that could not be parsed, with why, for a supervisor to see and
         ``carecentre replay`` to run again after a fix."""
-        raw = _raw_row(channel, payload, content_type, kind, meta)
-        raw.status, raw.error, raw.attempts = "failed", error[:2000], 1
-        raw.processed_at = utcnow()
-        raw_id = await self.db.run_write(lambda session: _insert(session, raw))
+        raw = _raw_values(
+            channel, payload, content_type, kind, meta, received_at=utcnow(), error=error
+        )
+        raw_id = await self.db.run_write(lambda session: _insert_raw(session, raw))
         self.metrics.raw_failed.labels(channel.value).inc()
         log.warning("inbound %s/%s #%d kept unparsed: %s", channel.value, kind, raw_id, error)
         return Received(raw_id, error=error)
@@ -228,7 +308,7 @@ class Pipeline:
         """Store the payload and ingest its parsed message in ONE unit of work: the raw row is
         committed with the ticket, or alone (marked failed) when ingesting fails, so nothing is
         lost, and a message costs one commit instead of two."""
-        raw = _raw_row(channel, payload, content_type, kind, meta)
+        raw = _raw_values(channel, payload, content_type, kind, meta, received_at=utcnow())
         try:
             prepared = await self._prepare(message)
         except (ParseError, InvalidAddress) as error:
@@ -237,20 +317,25 @@ class Pipeline:
             )
 
         def job(session: Session) -> tuple[int, IngestResult | None, BaseException | None]:
-            raw_id = _insert(session, raw)
-            try:
-                with session.begin_nested():
-                    return raw_id, self._ingest(session, *prepared, raw_id), None
-            except DBAPIError as race:
-                if _retryable(race):
-                    return raw_id, None, race
-                raise
-            except Exception as bug:
-                raw.status, raw.error = "failed", _internal(bug)[:2000]
-                raw.attempts, raw.processed_at = 1, utcnow()
-                return raw_id, None, bug
+            raw_id = _insert_raw(session, raw)
+            return raw_id, self._ingest(session, *prepared, raw_id), None
 
-        raw_id, result, problem = await self.db.run_write(job)
+        def kept(
+            session: Session, problem: Exception
+        ) -> tuple[int, IngestResult | None, BaseException | None]:
+            # The ingest was undone; the payload is stored all the same.
+            if isinstance(problem, DBAPIError):
+                if not _retryable(problem):
+                    raise problem
+                return _insert_raw(session, raw), None, problem
+            failed = {**raw, "status": "failed", "error": _internal(problem)[:2000]}
+            return (
+                _insert_raw(session, {**failed, "attempts": 1, "processed_at": utcnow()}),
+                None,
+                problem,
+            )
+
+        raw_id, result, problem = await self.db.run_write(job, kept)
         if result is not None:
             self._after(message, result)
             return Received(raw_id, result=result)
@@ -338,8 +423,10 @@ class Pipeline:
         address = normalize(message.identity_kind, message.sender, region=self.region)
         if not message.external_id or len(message.external_id) > 500:
             raise ParseError("the provider's message id is missing or longer than 500 characters")
+        with_data = [attachment.data for attachment in message.attachments if attachment.data]
+        blobs = iter(await self.store.put_many(with_data))
         stored = [
-            (attachment, await self.store.put(attachment.data) if attachment.data else None)
+            (attachment, next(blobs) if attachment.data else None)
             for attachment in message.attachments
         ]
         return message, address, stored
@@ -378,193 +465,219 @@ class Pipeline:
         stored: list[tuple[Any, tuple[str, int] | None]],
         raw_id: int | None,
     ) -> IngestResult:
+        conn = session.connection()
         now = utcnow()
-        existing = (
-            session.execute(
-                select(Message.id, Message.ticket_id).where(
-                    Message.channel == message.channel, Message.external_id == message.external_id
-                )
-            )
+        existing = conn.execute(
+            _EXISTING, {"channel": message.channel, "external_id": message.external_id}
         ).first()
         if existing is not None:
-            ticket = session.get_one(Ticket, existing.ticket_id)
-            self._mark_raw(session, raw_id, "duplicate", existing.id, now)
+            if raw_id is not None:
+                _settle_raw(conn, raw_id, "duplicate", existing.id, now)
             return IngestResult(
-                existing.id, ticket.id or 0, ticket.reference, ticket.contact_id, duplicate=True
-            )
+                existing.id, existing.ticket_id, existing.reference, existing.contact_id,
+                duplicate=True,
+            )  # fmt: skip
 
-        contact_id, _identity = resolve_contact(
-            session,
+        contact = resolve_contact_id(
+            conn,
             kind=message.identity_kind,
             address=address,
             name=message.sender_name,
+            now=now,
             # Serialize messages from one address, so two first texts cannot open two tickets.
             lock=self.db.is_postgres,
         )
-        match = find_thread(session, message, contact_id)
-        created, reopened = False, False
-        queue: Queue | None = None
+        contact_id = contact.contact_id
+        match = find_thread(conn, message, contact_id)
         routed: Routed | None = None
         if match.ticket is None:
             routed = route_new(
-                session,
+                conn,
                 message,
                 address=address,
                 default_slug=self.default_queue,
                 calendars=self.calendars,
                 now=now,
             )
-            queue = routed.queue
-            ticket = create_ticket(
-                session,
-                contact_id=contact_id,
-                queue=queue,
-                channel=message.channel,
-                subject=_subject(message),
-                linked_ticket_id=match.closed.id if match.closed else None,
-                now=now,
-                due=initial_due,
-                last_inbound_at=now,
-                language=message.language or self.language,
-                priority=routed.priority,
-            )
-            settle_new(session, ticket, routed, self.calendars)
-            created = True
+            ticket = self._create(conn, message, contact_id, match, routed, now)
         else:
-            ticket = match.ticket
-            reopened = ticket.status is TicketStatus.RESOLVED
-            if ticket.status in (TicketStatus.RESOLVED, TicketStatus.PENDING):
-                # The resident answered: the ball is back with the City.
-                set_status(ticket, TicketStatus.OPEN, now=now)
-        assert ticket.id is not None
-        if not created:
-            ticket.updated_at = now
-            ticket.last_inbound_at = now
+            ticket = receive_on(conn, match.ticket, now)
+        message_id = self._store_message(conn, message, address, stored, ticket.id, raw_id, now)
+        attach_keys(conn, ticket.id, message.register_keys, now=now)
+        if raw_id is not None:
+            _settle_raw(conn, raw_id, "ingested", message_id, now)
 
-        row = Message(
-            ticket_id=ticket.id,
-            direction=Direction.INBOUND,
+        linked = match.closed.reference if match.closed else None
+        reopened = match.ticket is not None and match.ticket.status is TicketStatus.RESOLVED
+        recorded = [
+            self._ticket_event(ticket, routed, linked, reopened),
+            events.NewEvent(
+                "message.created",
+                {
+                    "reference": ticket.reference,
+                    "message_id": message_id,
+                    "direction": Direction.INBOUND.value,
+                    "channel": message.channel.value,
+                    "preview": " ".join(message.body_text.split())[:140],
+                    "automatic": message.automatic,
+                },
+                ticket_id=ticket.id,
+                queue_id=ticket.queue_id,
+            ),
+        ]
+        acknowledgement = None
+        if routed is not None:
+            acknowledgement = self._acknowledge(conn, message, ticket, routed.queue, contact, now)
+        if acknowledgement is not None:
+            recorded.append(acknowledgement)
+        # Last: on PostgreSQL this takes the events lock, held until the commit.
+        events.insert_events(session, recorded)
+        return IngestResult(
+            message_id,
+            ticket.id,
+            ticket.reference,
+            contact_id,
+            acknowledged=acknowledgement is not None,
+            created=routed is not None,
+            reopened=reopened,
+            linked_to=linked,
+        )
+
+    def _create(
+        self,
+        conn: Connection,
+        message: InboundMessage,
+        contact_id: int,
+        match: ThreadMatch,
+        routed: Routed,
+        now: datetime,
+    ) -> TicketRow:
+        """A new ticket where routing sent it, written once with its due time, then its
+        routing record, tags and SLA clock."""
+        planned = plan_due(conn, routed, self.calendars, now)
+        ticket = insert_ticket(
+            conn,
+            contact_id=contact_id,
+            queue_id=routed.queue.id,
+            queue_slug=routed.queue.slug,
             channel=message.channel,
-            external_id=message.external_id,
-            address=address,
-            subject=message.subject[:500] if message.subject else None,
-            body_text=message.body_text,
-            body_html=message.body_html,
-            full_text=message.full_text,
-            automatic=message.automatic,
-            delivery_status=DeliveryStatus.RECEIVED,
-            raw_id=raw_id,
-            meta=dict(message.metadata),
-            created_at=now,
+            subject=_subject(message),
+            linked_ticket_id=match.closed.id if match.closed else None,
+            now=now,
+            due_at=planned.due_at,
+            language=message.language or self.language,
+            priority=routed.priority,
         )
-        session.add(row)
-        session.flush()
-        assert row.id is not None
-        for attachment, blob in stored:
-            session.add(
-                Attachment(
-                    message_id=row.id,
-                    filename=attachment.filename[:255] or "attachment",
-                    content_type=attachment.content_type[:255],
-                    sha256=blob[0] if blob else None,
-                    size=blob[1] if blob else None,
-                    url=attachment.url,
-                    inline=attachment.inline,
-                    content_id=attachment.content_id,
-                )
-            )
-        register_keys(session, ticket.id, message.register_keys)
-        self._mark_raw(session, raw_id, "ingested", row.id, now)
-        session.flush()
+        settle_new(conn, ticket, routed, planned, now)
+        return ticket
 
-        queue_slug = (
-            queue.slug
-            if queue is not None
-            else session.scalar(select(Queue.slug).where(Queue.id == ticket.queue_id))
+    @staticmethod
+    def _store_message(
+        conn: Connection,
+        message: InboundMessage,
+        address: str,
+        stored: list[tuple[Any, tuple[str, int] | None]],
+        ticket_id: int,
+        raw_id: int | None,
+        now: datetime,
+    ) -> int:
+        """The inbound message and its attachments' rows; returns the message's id."""
+        message_id: int = inserted_id(
+            conn.execute(
+                _INSERT_MESSAGE,
+                {
+                    "ticket_id": ticket_id,
+                    "direction": Direction.INBOUND,
+                    "channel": message.channel,
+                    "external_id": message.external_id,
+                    "address": address,
+                    "subject": message.subject[:500] if message.subject else None,
+                    "body_text": message.body_text,
+                    "body_html": message.body_html,
+                    "full_text": message.full_text,
+                    "automatic": message.automatic,
+                    "kind": "message",
+                    "delivery_status": DeliveryStatus.RECEIVED,
+                    "raw_id": raw_id,
+                    "meta": dict(message.metadata),
+                    "created_at": now,
+                },
+            )
         )
-        ticket_data = {
+        if stored:
+            conn.execute(
+                _INSERT_ATTACHMENT,
+                [
+                    {
+                        "message_id": message_id,
+                        "filename": attachment.filename[:255] or "attachment",
+                        "content_type": attachment.content_type[:255],
+                        "sha256": blob[0] if blob else None,
+                        "size": blob[1] if blob else None,
+                        "url": attachment.url,
+                        "inline": attachment.inline,
+                        "content_id": attachment.content_id,
+                        "fetch_attempts": 0,
+                        "created_at": now,
+                    }
+                    for attachment, blob in stored
+                ],
+            )
+        return message_id
+
+    @staticmethod
+    def _ticket_event(
+        ticket: TicketRow, routed: Routed | None, linked: str | None, reopened: bool
+    ) -> events.NewEvent:
+        data: dict[str, Any] = {
             "reference": ticket.reference,
             "status": ticket.status.value,
-            "queue": queue_slug,
+            "queue": ticket.queue_slug,
             "channel": ticket.channel.value,
             "subject": ticket.subject,
             "priority": ticket.priority.value,
             "assignee_id": ticket.assignee_id,
             "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
         }
-        scope = {"ticket_id": ticket.id, "queue_id": ticket.queue_id}
-        if created:
-            linked = match.closed.reference if match.closed else None
-            events.record_sync(
-                session,
-                "ticket.created",
-                {**ticket_data, "linked_to": linked, "routed_by": routed.label if routed else None},
-                **scope,
-            )
+        if routed is not None:
+            data.update(linked_to=linked, routed_by=routed.label)
+            kind = "ticket.created"
         else:
-            events.record_sync(
-                session, "ticket.updated", {**ticket_data, "reopened": reopened}, **scope
-            )
-        events.record_sync(
-            session,
-            "message.created",
-            {
-                "reference": ticket.reference,
-                "message_id": row.id,
-                "direction": row.direction.value,
-                "channel": row.channel.value,
-                "preview": " ".join(message.body_text.split())[:140],
-                "automatic": message.automatic,
-            },
-            **scope,
-        )
-        acknowledged = created and self._acknowledge(session, message, ticket, queue, address, now)
-        return IngestResult(
-            row.id,
-            ticket.id,
-            ticket.reference,
-            contact_id,
-            acknowledged=acknowledged,
-            created=created,
-            reopened=reopened,
-            linked_to=match.closed.reference if match.closed else None,
-        )
+            data["reopened"] = reopened
+            kind = "ticket.updated"
+        return events.NewEvent(kind, data, ticket_id=ticket.id, queue_id=ticket.queue_id)
 
     def _acknowledge(
         self,
-        session: Session,
+        conn: Connection,
         message: InboundMessage,
-        ticket: Ticket,
-        queue: Queue | None,
-        address: str,
+        ticket: TicketRow,
+        queue: QueueRow,
+        contact: Resolved,
         now: datetime,
-    ) -> bool:
-        """Queue the answer that gives the resident their reference, in the same transaction.
+    ) -> events.NewEvent | None:
+        """Queue the answer that gives the resident their new ticket's reference, in the same
+        transaction; returns its event, for the caller to record with its own.
 
         Never for automatic mail (no loops), never more than ACKS_PER_HOUR to one address.
         """
         acknowledger = self.acknowledgers.get(ticket.channel)
-        if acknowledger is None or message.automatic or queue is None:
-            return False
-        since = now - timedelta(hours=1)
-        # Found through the contact's tickets (both indexed), never by scanning every message:
-        # an acknowledgement is queued with the ticket it announces, so both are recent.
-        recent = session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .join(Ticket, col(Ticket.id) == col(Message.ticket_id))
-            .where(
-                Ticket.contact_id == ticket.contact_id,
-                col(Ticket.created_at) > since,
-                Message.kind == "acknowledgement",
-                Message.address == address,
-                col(Message.created_at) > since,
-            )
-        )
+        if acknowledger is None or message.automatic:
+            return None
+        # A contact created by this very message has had nothing acknowledged yet.
+        recent: int | None = 0
+        if not contact.created:
+            recent = conn.execute(
+                _RECENT_ACKS,
+                {
+                    "contact_id": ticket.contact_id,
+                    "since": now - timedelta(hours=1),
+                    "address": contact.address,
+                },
+            ).scalar()
         if (recent or 0) >= ACKS_PER_HOUR:
             log.info("acknowledgement to %s skipped: %d in the last hour", ticket.reference, recent)
-            return False
-        contact = session.get_one(Contact, ticket.contact_id)
+            return None
         content = acknowledger(
             AckRequest(
                 reference=ticket.reference,
@@ -576,41 +689,18 @@ class Pipeline:
             )
         )
         if content is None:
-            return False
+            return None
         try:
-            queue_outbound(
-                session,
+            return queue_automatic(
+                conn,
                 ticket=ticket,
                 body=content.body,
                 subject=content.subject,
-                author_id=None,
-                to=address,
+                to=contact.address,
                 kind="acknowledgement",
-                automatic=True,
+                now=now,
+                known=(contact.kind, contact.address, contact.opted_out_at),
             )
         except ReplyRefused as refused:
             log.info("no acknowledgement for %s: %s", ticket.reference, refused)
-            return False
-        return True
-
-    def _mark_raw(
-        self,
-        session: Session,
-        raw_id: int | None,
-        status: str,
-        message_id: int | None,
-        now: datetime,
-    ) -> None:
-        if raw_id is None:
-            return
-        session.execute(
-            update(RawInbound)
-            .where(col(RawInbound.id) == raw_id)
-            .values(
-                status=status,
-                message_id=message_id,
-                error=None,
-                attempts=RawInbound.attempts + 1,
-                processed_at=now,
-            )
-        )
+            return None

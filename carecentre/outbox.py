@@ -14,10 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func
+import sqlalchemy as sa
+from sqlalchemy import Integer, Row, Table, bindparam, func, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -29,6 +33,7 @@ from carecentre.contacts import identities_of
 from carecentre.contract import (
     CHANNEL_IDENTITY,
     Channel,
+    IdentityKind,
     OutboundMessage,
     PermanentSendError,
     RecipientOptedOut,
@@ -36,14 +41,14 @@ from carecentre.contract import (
     SendResult,
     TransientSendError,
 )
-from carecentre.db import Database
+from carecentre.db import Database, inserted_id
 from carecentre.events import EventBus
 from carecentre.metrics import Metrics
 from carecentre.models import Contact, ContactIdentity, Message, OutboxItem, ThreadKey, Ticket
 from carecentre.senders import SenderRegistry
 from carecentre.states import DeliveryStatus, Direction, TicketStatus
 from carecentre.threads import register_keys
-from carecentre.tickets import set_status
+from carecentre.tickets import TicketRow, set_status
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +83,66 @@ class Backoff:
 def _reply_identity(
     session: Session, contact_id: int, channel: Channel, to: str | None
 ) -> ContactIdentity:
-    kind = CHANNEL_IDENTITY[channel]
     identities = identities_of(session, contact_id)
-    candidates = [i for i in identities if i.kind is kind]
+    chosen = _choose([(i.kind, i.address, i.opted_out_at) for i in identities], channel, to)
+    return identities[chosen]
+
+
+def _choose(
+    identities: Sequence[tuple[IdentityKind, str, datetime | None]],
+    channel: Channel,
+    to: str | None,
+) -> int:
+    """Which of the contact's identities (kind, address, opted out at; oldest first) a message
+    on ``channel`` goes to: ``to`` if given, else the newest of the right kind; never a number
+    that opted out of text messages."""
+    kind = CHANNEL_IDENTITY[channel]
+    candidates = [n for n, (k, address, _) in enumerate(identities) if k is kind]
     if to is not None:
-        candidates = [i for i in candidates if i.address == to]
+        candidates = [n for n in candidates if identities[n][1] == to]
     if not candidates:
         raise ReplyRefused(f"the resident has no {kind.value} address to answer by {channel.value}")
-    identity = candidates[-1]
-    if identity.opted_out_at is not None and channel is Channel.SMS:
+    chosen = candidates[-1]
+    _, address, opted_out_at = identities[chosen]
+    if opted_out_at is not None and channel is Channel.SMS:
         raise ReplyRefused(
-            f"{identity.address} has opted out of text messages (they sent STOP); "
+            f"{address} has opted out of text messages (they sent STOP); "
             "answer on another channel, or wait until they text START"
         )
-    return identity
+    return chosen
+
+
+def _check(
+    body: str, *, kind: str, status: TicketStatus, ticket_channel: Channel, channel: Channel | None
+) -> tuple[str, Channel]:
+    """The body to send and the channel to send it on; raises :class:`ReplyRefused`."""
+    body = body.strip()
+    if not body:
+        raise ReplyRefused("the reply is empty")
+    if len(body) > MAX_BODY:
+        raise ReplyRefused(f"the reply is longer than {MAX_BODY} characters")
+    if status is TicketStatus.CLOSED and kind == "reply":
+        raise ReplyRefused("the ticket is closed; the resident's next message opens a new one")
+    target = channel or REPLY_CHANNEL[ticket_channel]
+    if target is Channel.VOICE:
+        raise ReplyRefused("calls cannot carry a written reply; answer by sms or email")
+    if target is Channel.SMS and len(body) > SMS_MAX:
+        raise ReplyRefused(f"a text message can hold at most {SMS_MAX} characters")
+    return body, target
+
+
+def _created_event(
+    reference: str, message_id: int, target: Channel, body: str, automatic: bool
+) -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "message_id": message_id,
+        "direction": "outbound",
+        "channel": target.value,
+        "preview": " ".join(body.split())[:140],
+        "delivery_status": "queued",
+        "automatic": automatic,
+    }
 
 
 def queue_outbound(
@@ -112,18 +163,9 @@ def queue_outbound(
     ``kind`` is ``"reply"`` for an agent's answer (it counts as the first response) or, e.g.,
     ``"acknowledgement"`` for the automatic answer to a new ticket.
     """
-    body = body.strip()
-    if not body:
-        raise ReplyRefused("the reply is empty")
-    if len(body) > MAX_BODY:
-        raise ReplyRefused(f"the reply is longer than {MAX_BODY} characters")
-    if ticket.status is TicketStatus.CLOSED and kind == "reply":
-        raise ReplyRefused("the ticket is closed; the resident's next message opens a new one")
-    target = channel or REPLY_CHANNEL[ticket.channel]
-    if target is Channel.VOICE:
-        raise ReplyRefused("calls cannot carry a written reply; answer by sms or email")
-    if target is Channel.SMS and len(body) > SMS_MAX:
-        raise ReplyRefused(f"a text message can hold at most {SMS_MAX} characters")
+    body, target = _check(
+        body, kind=kind, status=ticket.status, ticket_channel=ticket.channel, channel=channel
+    )
     identity = _reply_identity(session, ticket.contact_id, target, to)
     now = utcnow()
     assert ticket.id is not None
@@ -154,19 +196,93 @@ def queue_outbound(
     events.record_sync(
         session,
         "message.created",
-        {
-            "reference": ticket.reference,
-            "message_id": message.id,
-            "direction": "outbound",
-            "channel": target.value,
-            "preview": " ".join(body.split())[:140],
-            "delivery_status": "queued",
-            "automatic": automatic,
-        },
+        _created_event(ticket.reference, message.id, target, body, automatic),
         ticket_id=ticket.id,
         queue_id=ticket.queue_id,
     )
     return message
+
+
+_queued_identity: Table = ContactIdentity.__table__  # type: ignore[attr-defined]
+_QUEUED_IDENTITIES = (
+    sa.select(_queued_identity.c.kind, _queued_identity.c.address, _queued_identity.c.opted_out_at)
+    .where(_queued_identity.c.contact_id == sa.bindparam("contact_id"))
+    .order_by(_queued_identity.c.id)
+)
+_INSERT_QUEUED = Message.__table__.insert()  # type: ignore[attr-defined]
+_INSERT_QUEUED_ITEM = OutboxItem.__table__.insert()  # type: ignore[attr-defined]
+
+
+def queue_automatic(
+    conn: Connection,
+    *,
+    ticket: TicketRow,
+    body: str,
+    now: datetime,
+    to: str | None = None,
+    subject: str | None = None,
+    kind: str = "acknowledgement",
+    known: tuple[IdentityKind, str, datetime | None] | None = None,
+) -> events.NewEvent:
+    """:func:`queue_outbound` of an automatic message (never a reply: it is no first response)
+    on a ticket written in this transaction at ``now``, by plain statements: the same rules,
+    without ORM objects, for the inbound pipeline. Returns the event to record with the
+    caller's own, last in its transaction; raises :class:`ReplyRefused`. ``known`` is the
+    contact's identity (kind, address, opted out at) already read in this transaction, if any.
+    """
+    if kind == "reply":
+        raise ValueError("an agent's reply goes through queue_outbound")
+    body, target = _check(
+        body, kind=kind, status=ticket.status, ticket_channel=ticket.channel, channel=None
+    )
+    if known is not None and to == known[1] and known[0] is CHANNEL_IDENTITY[target]:
+        # The identity ``to`` names was just read (kind and address are unique together):
+        # it is the only candidate there is.
+        identities = [known]
+    else:
+        identities = [
+            (kind, address, opted_out_at)
+            for kind, address, opted_out_at in conn.execute(
+                _QUEUED_IDENTITIES, {"contact_id": ticket.contact_id}
+            )
+        ]
+    address = identities[_choose(identities, target, to)][1]
+    message_id = inserted_id(
+        conn.execute(
+            _INSERT_QUEUED,
+            {
+                "ticket_id": ticket.id,
+                "direction": Direction.OUTBOUND,
+                "channel": target,
+                "address": address,
+                "subject": subject,
+                "body_text": body,
+                "automatic": True,
+                "kind": kind,
+                "delivery_status": DeliveryStatus.QUEUED,
+                "meta": {},
+                "created_at": now,
+            },
+        )
+    )
+    conn.execute(
+        _INSERT_QUEUED_ITEM,
+        {
+            "message_id": message_id,
+            "channel": target,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return events.NewEvent(
+        "message.created",
+        _created_event(ticket.reference, message_id, target, body, True),
+        ticket_id=ticket.id,
+        queue_id=ticket.queue_id,
+    )
 
 
 async def queue_reply(
@@ -248,38 +364,136 @@ async def set_delivery(
     )
 
 
+# The dispatcher's tables.
+_items: Table = OutboxItem.__table__  # type: ignore[attr-defined]
+_messages: Table = Message.__table__  # type: ignore[attr-defined]
+_tickets: Table = Ticket.__table__  # type: ignore[attr-defined]
+_contacts: Table = Contact.__table__  # type: ignore[attr-defined]
+_thread_keys: Table = ThreadKey.__table__  # type: ignore[attr-defined]
+
+# Built once, so each pass finds them compiled in the statement cache.
+#
+# A claim is one statement: the due items are marked "sending" (the lease) and returned. On
+# PostgreSQL each worker skips the rows another is claiming; SQLite has one writer and ignores
+# the locking clause. The due rows are chosen once, in a materialized CTE: as a subquery of the
+# UPDATE, PostgreSQL may run the LIMIT again per row and claim more than a batch.
+_DUE = (
+    sa.select(_items.c.id)
+    .where(_items.c.state == "pending", _items.c.next_attempt_at <= bindparam("now"))
+    .order_by(_items.c.next_attempt_at)
+    .limit(bindparam("batch", type_=Integer))
+    .with_for_update(skip_locked=True)
+    .cte("due")
+    .prefix_with("MATERIALIZED", dialect="postgresql")
+)
+_CLAIM = (
+    update(_items)
+    .where(_items.c.id == _DUE.c.id, _items.c.state == "pending")
+    .values(
+        state="sending",
+        attempts=_items.c.attempts + 1,
+        locked_until=bindparam("until"),
+        updated_at=bindparam("stamp"),
+    )
+    .returning(
+        _items.c.id,
+        _items.c.message_id,
+        _items.c.channel,
+        _items.c.attempts,
+        _items.c.created_at,
+    )
+)
+# Everything a sender needs, for a whole claim at once (senders never query).
+_OUTBOUND = (
+    sa.select(
+        _messages.c.id,
+        _messages.c.channel,
+        _messages.c.address,
+        _messages.c.subject,
+        _messages.c.body_text,
+        _messages.c.body_html,
+        _messages.c.automatic,
+        _messages.c.kind,
+        _messages.c.ticket_id,
+        _tickets.c.reference,
+        _tickets.c.subject.label("ticket_subject"),
+        _tickets.c.language.label("ticket_language"),
+        _contacts.c.name.label("contact_name"),
+        _contacts.c.language.label("contact_language"),
+    )
+    .join_from(_messages, _tickets, _tickets.c.id == _messages.c.ticket_id)
+    .join_from(_tickets, _contacts, _contacts.c.id == _tickets.c.contact_id)
+    .where(_messages.c.id.in_(bindparam("ids", expanding=True)))
+)
+_KEYS = (
+    sa.select(_thread_keys.c.ticket_id, _thread_keys.c.key)
+    .where(_thread_keys.c.ticket_id.in_(bindparam("tickets", expanding=True)))
+    .order_by(_thread_keys.c.created_at)
+)
+
+
+def _finish(state: str, **values: Any) -> Any:
+    """An outcome for an item, applied only while this worker still holds its lease."""
+    return (
+        update(_items)
+        .where(_items.c.id == bindparam("item"), _items.c.state == "sending")
+        .values(
+            state=state,
+            locked_until=None,
+            last_error=bindparam("error"),
+            updated_at=bindparam("stamp"),
+            **values,
+        )
+        .returning(_items.c.id)
+    )
+
+
+_DONE = _finish("done")
+_RETRY = _finish("pending", next_attempt_at=bindparam("next_attempt"))
+_FAILED = _finish("failed")
+
+
 @dataclass(frozen=True, slots=True)
 class _Claimed:
     item_id: int
     channel: Channel
+    ticket_id: int
+    created_at: datetime
     outbound: OutboundMessage
 
 
-def _outbound(session: Session, item: OutboxItem, message: Message) -> OutboundMessage:
-    """Everything the sender needs, read while the item is claimed (senders never query)."""
-    ticket = session.get_one(Ticket, message.ticket_id)
-    contact = session.get_one(Contact, ticket.contact_id)
-    keys = session.scalars(
-        select(ThreadKey.key)
-        .where(ThreadKey.ticket_id == ticket.id)
-        .order_by(col(ThreadKey.created_at))
-    )
-    assert message.id is not None
-    return OutboundMessage(
-        message_id=message.id,
-        channel=message.channel,
-        to=message.address or "",
-        body_text=message.body_text,
-        body_html=message.body_html,
-        subject=message.subject or ticket.subject,
-        ticket_reference=ticket.reference,
-        attempt=item.attempts,
-        contact_name=contact.name,
-        language=contact.language or ticket.language,
-        automatic=message.automatic,
-        thread_keys=tuple(keys),
-        metadata={"kind": message.kind},
-    )
+def _outbound_messages(session: Session, items: list[Row[Any]]) -> list[_Claimed]:
+    """The claimed items with what their senders need, read in two queries for the batch."""
+    connection = session.connection()
+    rows = {
+        row.id: row
+        for row in connection.execute(_OUTBOUND, {"ids": [item.message_id for item in items]})
+    }
+    keys: dict[int, list[str]] = {}
+    for key in connection.execute(
+        _KEYS, {"tickets": list({row.ticket_id for row in rows.values()})}
+    ):
+        keys.setdefault(key.ticket_id, []).append(key.key)
+    claimed = []
+    for item in sorted(items, key=lambda item: int(item.id)):
+        row = rows[item.message_id]
+        outbound = OutboundMessage(
+            message_id=row.id,
+            channel=row.channel,
+            to=row.address or "",
+            body_text=row.body_text,
+            body_html=row.body_html,
+            subject=row.subject or row.ticket_subject,
+            ticket_reference=row.reference,
+            attempt=item.attempts,
+            contact_name=row.contact_name,
+            language=row.contact_language or row.ticket_language,
+            automatic=row.automatic,
+            thread_keys=tuple(keys.get(row.ticket_id, ())),
+            metadata={"kind": row.kind},
+        )
+        claimed.append(_Claimed(item.id, item.channel, row.ticket_id, item.created_at, outbound))
+    return claimed
 
 
 class Dispatcher:
@@ -316,32 +530,39 @@ class Dispatcher:
 
     async def run_forever(self) -> None:
         while True:
+            # Cleared before the pass, not after: a reply queued while it runs wakes the next.
+            self._wake.clear()
             try:
                 handled = await self.run_once()
             except Exception:
                 log.exception("outbox: a dispatch pass failed; trying again")
                 handled = 0
-            if handled:
-                continue
-            self._wake.clear()
+            if handled >= self.batch:
+                continue  # a full batch: more may be due already
+            # Fewer than a batch: nothing else was due when it was claimed.
             await wait_event(self._wake, self.poll_interval)
 
     async def run_once(self) -> int:
         """One pass: claim what is due, send it, record outcomes. Returns how many were handled.
 
-        The database work runs as plain functions on the writer (one thread hop per step, and on
-        SQLite committed together with whatever else is writing), so a reply costs two short
-        units of work around the provider's call.
+        The database work runs as plain functions on the writer (on SQLite committed together
+        with whatever else is writing): one unit of work claims a batch, and one per item
+        records its outcome.
         """
         now = utcnow()
-        if now >= self._next_stale_check:
+        expire = now >= self._next_stale_check
+        if expire:
             # Leases are minutes long; looking for dead workers' items every pass is waste.
             self._next_stale_check = now + min(self.lease / 4, timedelta(seconds=30))
-            if await self.db.run_write(lambda session: self._expire_stale(session, now)):
-                self.bus.notify()
-        claimed = await self.db.run_write(lambda session: self._claim(session, now))
-        if claimed:
+
+        def claim(session: Session) -> tuple[int, list[_Claimed]]:
+            expired = self._expire_stale(session, now) if expire else 0
+            return expired, self._claim(session, now)
+
+        expired, claimed = await self.db.run_write(claim)
+        if expired:
             self.bus.notify()
+        if claimed:
             await asyncio.gather(*(self._deliver(item) for item in claimed))
         return len(claimed)
 
@@ -354,27 +575,17 @@ class Dispatcher:
         return int(count or 0)
 
     def _claim(self, session: Session, now: datetime) -> list[_Claimed]:
-        due = (
-            select(OutboxItem)
-            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
-            .order_by(col(OutboxItem.next_attempt_at))
-            .limit(self.batch)
+        """Lease the due items: they are "sending" (the message itself stays queued until
+        its outcome is known), and no other pass or worker takes them."""
+        items = list(
+            session.connection().execute(
+                _CLAIM,
+                {"now": now, "batch": self.batch, "until": now + self.lease, "stamp": now},
+            )
         )
-        if self.db.is_postgres:
-            # Several workers: each claims different rows, none waits for another.
-            due = due.with_for_update(skip_locked=True)
-        items = list(session.scalars(due))
-        claimed = []
-        for item in items:
-            item.state = "sending"
-            item.attempts += 1
-            item.locked_until = now + self.lease
-            item.updated_at = now
-            message = session.get_one(Message, item.message_id)
-            delivery.set_delivery(session, message, DeliveryStatus.SENDING)
-            assert item.id is not None
-            claimed.append(_Claimed(item.id, item.channel, _outbound(session, item, message)))
-        return claimed
+        if not items:
+            return []
+        return _outbound_messages(session, items)
 
     def _expire_stale(self, session: Session, now: datetime) -> int:
         """An item left 'sending' by a worker that died may or may not have gone out. Sending it
@@ -418,7 +629,7 @@ class Dispatcher:
                     f"internal error in the {claimed.channel.value} sender: {exc}"
                 )
         outcome = await self.db.run_write(
-            lambda session: self._record(session, claimed.item_id, result, error, utcnow())
+            lambda session: self._record(session, claimed, result, error, utcnow())
         )
         if outcome:
             self.metrics.outbox.labels(claimed.channel.value, outcome).inc()
@@ -427,65 +638,82 @@ class Dispatcher:
     def _record(
         self,
         session: Session,
-        item_id: int,
+        claimed: _Claimed,
         result: SendResult | None,
         error: SendError | None,
         now: datetime,
     ) -> str | None:
-        """Record a send's outcome; returns "sent", "retry" or "failed" (None: lease lost)."""
-        query = select(OutboxItem).where(OutboxItem.id == item_id)
-        if self.db.is_postgres:
-            query = query.with_for_update()
-        item = session.scalars(query).one()
-        message = session.get_one(Message, item.message_id)
-        if item.state != "sending":
-            # The send outlived its lease and another pass already marked it failed for an
-            # agent to check. That verdict stands (failed never becomes sent again), but what
-            # the provider answered is kept so its delivery callbacks and replies still match.
-            log.warning(
-                "outbox: message %s finished after its lease expired (%s); left %s",
-                message.id,
-                "sent" if result is not None else "not sent",
-                item.state,
-            )
-            if result is not None:
-                if result.provider_id and message.external_id is None:
-                    message.external_id = result.provider_id
-                register_keys(session, message.ticket_id, result.thread_keys)
-            return None
-        item.updated_at = now
-        item.locked_until = None
+        """Record a send's outcome; returns "sent", "retry" or "failed" (None: lease lost).
+
+        The item's row moves only while it is still "sending" (this worker's lease), in the
+        same statement that checks it; the message's status then moves on from queued.
+        """
+        connection = session.connection()
+        message_id = claimed.outbound.message_id
+        lease = {"item": claimed.item_id, "stamp": now}
         if result is not None:
-            item.state = "done"
-            item.last_error = None
-            if result.provider_id:
-                message.external_id = result.provider_id
+            if connection.execute(_DONE, {**lease, "error": None}).first() is None:
+                self._late(session, claimed, result)
+                return None
+            delivered = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
             # An error kept from an earlier, retried attempt no longer describes the message.
-            message.delivery_error = None
-            message.delivery_code = None
-            status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
-            delivery.set_delivery(session, message, status)
-            register_keys(session, message.ticket_id, result.thread_keys)
+            delivery.record_outcome(
+                session,
+                message_id,
+                delivered,
+                clear_error=True,
+                external_id=result.provider_id,
+                connection=connection,
+            )
+            if result.thread_keys:
+                register_keys(session, claimed.ticket_id, result.thread_keys)
             return "sent"
         assert error is not None
-        if isinstance(error, TransientSendError) and not self._expired(item, now):
-            item.state = "pending"
-            item.last_error = error.reason[:2000]
-            item.next_attempt_at = now + timedelta(seconds=self.backoff.delay(item.attempts))
-            delivery.set_delivery(session, message, DeliveryStatus.QUEUED, error=error.reason)
-            return "retry"
-        item.state = "failed"
-        item.last_error = error.reason[:2000]
         reason = error.reason
+        attempts = claimed.outbound.attempt
+        if isinstance(error, TransientSendError) and not self._expired(claimed.created_at, now):
+            retry_at = now + timedelta(seconds=self.backoff.delay(attempts))
+            values = {**lease, "error": reason[:2000], "next_attempt": retry_at}
+            if connection.execute(_RETRY, values).first() is None:
+                self._late(session, claimed, None)
+                return None
+            delivery.record_outcome(
+                session, message_id, DeliveryStatus.QUEUED, error=reason, connection=connection
+            )
+            return "retry"
+        if connection.execute(_FAILED, {**lease, "error": reason[:2000]}).first() is None:
+            self._late(session, claimed, None)
+            return None
         if isinstance(error, TransientSendError):
-            reason = f"gave up after {item.attempts} attempts: {error.reason}"
-        if isinstance(error, RecipientOptedOut) and message.address:
-            delivery.mark_opted_out(session, message.address)
-        delivery.set_delivery(
-            session, message, DeliveryStatus.FAILED, error=reason, code=error.code
+            reason = f"gave up after {attempts} attempts: {error.reason}"
+        if isinstance(error, RecipientOptedOut) and claimed.outbound.to:
+            delivery.mark_opted_out(session, claimed.outbound.to)
+        delivery.record_outcome(
+            session,
+            message_id,
+            DeliveryStatus.FAILED,
+            error=reason,
+            code=error.code,
+            connection=connection,
         )
-        log.warning("outbox: message %s failed: %s", message.id, reason)
+        log.warning("outbox: message %s failed: %s", message_id, reason)
         return "failed"
 
-    def _expired(self, item: OutboxItem, now: datetime) -> bool:
-        return now - item.created_at > self.give_up_after
+    def _late(self, session: Session, claimed: _Claimed, result: SendResult | None) -> None:
+        """The send outlived its lease and another pass already marked it failed for an agent
+        to check. That verdict stands (failed never becomes sent again), but what the provider
+        answered is kept so its delivery callbacks and replies still match."""
+        message = session.get_one(Message, claimed.outbound.message_id)
+        log.warning(
+            "outbox: message %s finished after its lease expired (%s); left %s",
+            message.id,
+            "sent" if result is not None else "not sent",
+            session.get_one(OutboxItem, claimed.item_id).state,
+        )
+        if result is not None:
+            if result.provider_id and message.external_id is None:
+                message.external_id = result.provider_id
+            register_keys(session, message.ticket_id, result.thread_keys)
+
+    def _expired(self, created_at: datetime, now: datetime) -> bool:
+        return now - created_at > self.give_up_after

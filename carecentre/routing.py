@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-from sqlmodel import select
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Connection
 
 from carecentre.contract import InboundMessage
+from carecentre.db import inserted_id
 from carecentre.models import Queue
 from carecentre.states import Priority
 
@@ -19,25 +21,51 @@ DEFAULT_TARGETS = {
     Priority.LOW: timedelta(days=5),
 }
 
+_queue: Table = Queue.__table__  # type: ignore[attr-defined]
+_COLUMNS = (_queue.c.id, _queue.c.slug, _queue.c.name, _queue.c.active)
+_BY_SLUG = select(*_COLUMNS).where(_queue.c.slug == bindparam("slug"))
+_BY_ID = select(*_COLUMNS).where(_queue.c.id == bindparam("queue_id"))
+_INSERT = _queue.insert()
 
-def queue_by_slug(session: Session, slug: str) -> Queue | None:
-    return session.scalar(select(Queue).where(Queue.slug == slug))
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """A queue as routing reads it, read in the caller's transaction (never kept: a
+    supervisor's change is seen by the next message)."""
+
+    id: int
+    slug: str
+    name: str
+    active: bool
 
 
-def choose_queue(session: Session, message: InboundMessage, default_slug: str) -> Queue:
+def queue_by_slug(conn: Connection, slug: str) -> QueueRow | None:
+    row = conn.execute(_BY_SLUG, {"slug": slug}).first()
+    return None if row is None else QueueRow(*row)
+
+
+def queue_by_id(conn: Connection, queue_id: int) -> QueueRow | None:
+    row = conn.execute(_BY_ID, {"queue_id": queue_id}).first()
+    return None if row is None else QueueRow(*row)
+
+
+def choose_queue(
+    conn: Connection, message: InboundMessage, default_slug: str, *, now: datetime
+) -> QueueRow:
     """The queue the channel hinted (an IVR option, a chat topic) if it exists, else the default.
 
     A missing default queue is created rather than losing the message.
     """
     if message.queue_hint:
-        hinted = queue_by_slug(session, message.queue_hint)
+        hinted = queue_by_slug(conn, message.queue_hint)
         if hinted is not None and hinted.active:
             return hinted
-    queue = queue_by_slug(session, default_slug)
+    queue = queue_by_slug(conn, default_slug)
     if queue is None:
-        queue = Queue(slug=default_slug, name=default_slug.replace("-", " ").title())
-        session.add(queue)
-        session.flush()
+        name = default_slug.replace("-", " ").title()
+        values = {"slug": default_slug, "name": name, "description": "", "active": True}
+        queue_id = inserted_id(conn.execute(_INSERT, {**values, "created_at": now}))
+        queue = QueueRow(queue_id, default_slug, name, True)
     return queue
 
 

@@ -16,7 +16,9 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func
+import sqlalchemy as sa
+from sqlalchemy import Table, delete, func
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -30,17 +32,45 @@ MAX_RULES = 500
 MAX_FILE_BYTES = 1 << 20
 
 
-def compiled_rules(session: Session) -> list[CompiledRule]:
-    """The enabled rules in the order they are tried."""
-    rows = session.scalars(
-        select(RoutingRule)
-        .where(col(RoutingRule.enabled).is_(True))
-        .order_by(col(RoutingRule.position), col(RoutingRule.id))
+_rule: Table = RoutingRule.__table__  # type: ignore[attr-defined]
+_ENABLED = (
+    sa.select(
+        _rule.c.id,
+        _rule.c.name,
+        _rule.c.conditions,
+        _rule.c.queue_id,
+        _rule.c.priority,
+        _rule.c.tags,
     )
-    return [
-        CompiledRule.build(r.id or 0, r.name, r.conditions, r.queue_id, r.priority, r.tags)
-        for r in rows
+    .where(_rule.c.enabled.is_(True))
+    .order_by(_rule.c.position, _rule.c.id)
+)
+
+
+class _Compiled:
+    """The rules last compiled, with the rows they were compiled from (one attribute, set
+    at once: a reader in another thread sees the old pair or the new one, never a mix)."""
+
+    last: tuple[list[tuple[Any, ...]], list[CompiledRule]] = ([], [])
+
+
+def compiled_rules(conn: Connection) -> list[CompiledRule]:
+    """The enabled rules in the order they are tried.
+
+    Read in the caller's transaction every time, so a supervisor's edit (from any process)
+    applies to the very next message; compiled again only when what was read differs from
+    what was compiled last (the rules are few, their rows small).
+    """
+    rows = [tuple(row) for row in conn.execute(_ENABLED)]
+    compiled_from, rules = _Compiled.last
+    if rows == compiled_from:
+        return rules
+    rules = [
+        CompiledRule.build(rule_id, name, when, queue_id, priority, tags)
+        for rule_id, name, when, queue_id, priority, tags in rows
     ]
+    _Compiled.last = rows, rules
+    return rules
 
 
 def all_rules(session: Session) -> list[RoutingRule]:

@@ -17,10 +17,13 @@ City nothing. A target already breached stays breached.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntFlag, StrEnum
 
-from sqlalchemy import or_
+import sqlalchemy as sa
+from sqlalchemy import Table, bindparam, or_
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -28,7 +31,8 @@ from carecentre.hours import BusinessCalendar, NoOpenTimeError
 from carecentre.models import Ticket
 from carecentre.queue_hours import QueueCalendars
 from carecentre.states import TicketStatus
-from carecentre.supervision_models import SlaPolicy, TicketSla
+from carecentre.supervision_models import QueueSettings, SlaPolicy, TicketSla
+from carecentre.tickets import TicketRow
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,22 @@ class Fired(IntFlag):
     RESOLUTION_AT_RISK = 4
     RESOLUTION_BREACHED = 8
 
+
+_policy: Table = SlaPolicy.__table__  # type: ignore[attr-defined]
+_settings: Table = QueueSettings.__table__  # type: ignore[attr-defined]
+_clock: Table = TicketSla.__table__  # type: ignore[attr-defined]
+_POLICIES = sa.select(
+    _policy.c.id,
+    _policy.c.queue_id,
+    _policy.c.priority,
+    _policy.c.first_response_minutes,
+    _policy.c.resolution_minutes,
+).where(
+    or_(_policy.c.queue_id == bindparam("queue_id"), _policy.c.queue_id.is_(None)),
+    or_(_policy.c.priority == bindparam("priority"), _policy.c.priority.is_(None)),
+)
+_HOURS = sa.select(_settings.c.hours).where(_settings.c.queue_id == bindparam("queue_id"))
+_INSERT_CLOCK = _clock.insert()
 
 ALERT_BITS = {
     (Target.FIRST_RESPONSE, "at_risk"): Fired.FIRST_RESPONSE_AT_RISK,
@@ -79,14 +99,104 @@ def _at(calendar: BusinessCalendar, start: datetime, seconds: float) -> datetime
     return calendar.add_business_time(start, timedelta(seconds=seconds))
 
 
+@dataclass(frozen=True, slots=True)
+class Instants:
+    """When each target is due, and at risk."""
+
+    first_response_due_at: datetime
+    first_response_risk_at: datetime
+    resolution_due_at: datetime
+    resolution_risk_at: datetime
+
+
+def instants(
+    calendar: BusinessCalendar, start: datetime, first: int, resolution: int, paused: int = 0
+) -> Instants:
+    """Due and at-risk instants from the start, the targets and the time spent stopped."""
+    return Instants(
+        _at(calendar, start, first + paused),
+        _at(calendar, start, first * RISK_SHARE + paused),
+        _at(calendar, start, resolution + paused),
+        _at(calendar, start, resolution * RISK_SHARE + paused),
+    )
+
+
 def plan(clock: TicketSla, calendar: BusinessCalendar) -> None:
     """Due and at-risk instants from the start, the targets and the time spent stopped."""
-    start, paused = clock.started_at, clock.paused_seconds
-    first, resolution = clock.first_response_seconds, clock.resolution_seconds
-    clock.first_response_due_at = _at(calendar, start, first + paused)
-    clock.first_response_risk_at = _at(calendar, start, first * RISK_SHARE + paused)
-    clock.resolution_due_at = _at(calendar, start, resolution + paused)
-    clock.resolution_risk_at = _at(calendar, start, resolution * RISK_SHARE + paused)
+    planned = instants(
+        calendar,
+        clock.started_at,
+        clock.first_response_seconds,
+        clock.resolution_seconds,
+        clock.paused_seconds,
+    )
+    clock.first_response_due_at = planned.first_response_due_at
+    clock.first_response_risk_at = planned.first_response_risk_at
+    clock.resolution_due_at = planned.resolution_due_at
+    clock.resolution_risk_at = planned.resolution_risk_at
+
+
+@dataclass(frozen=True, slots=True)
+class NewClock:
+    """The clock a new ticket starts with: its policy's targets and the planned instants."""
+
+    policy_id: int
+    first_response_seconds: int
+    resolution_seconds: int
+    at: Instants
+
+
+def plan_new(
+    conn: Connection, calendars: QueueCalendars, queue_id: int, priority: str, start: datetime
+) -> NewClock | None:
+    """The clock a ticket created at ``start`` would start, planned before the ticket is
+    written so that it is written once, with its due time; None when no policy covers it, or
+    its queue's calendar has no open time at all to count in (it keeps the fixed due time).
+
+    Policies and the queue's hours are read in the caller's transaction, for every ticket: a
+    supervisor's change applies to the next one.
+    """
+    rows = conn.execute(_POLICIES, {"queue_id": queue_id, "priority": priority}).all()
+    if not rows:
+        return None
+    policy = min(rows, key=lambda p: (p.queue_id is None, p.priority is None))
+    hours = conn.execute(_HOURS, {"queue_id": queue_id}).scalar()
+    first, resolution = policy.first_response_minutes * 60, policy.resolution_minutes * 60
+    try:
+        at = instants(calendars.from_config(hours), start, first, resolution)
+    except NoOpenTimeError as error:
+        log.warning("no SLA for a new ticket in queue %d: %s", queue_id, error)
+        return None
+    return NewClock(policy.id, first, resolution, at)
+
+
+def start_new(conn: Connection, ticket: TicketRow, clock: NewClock, started_at: datetime) -> None:
+    """Write the clock :func:`plan_new` planned for ``ticket``."""
+    at = clock.at
+    conn.execute(
+        _INSERT_CLOCK,
+        {
+            "ticket_id": ticket.id,
+            "policy_id": clock.policy_id,
+            "queue_id": ticket.queue_id,
+            "channel": ticket.channel.value,
+            "priority": ticket.priority.value,
+            "started_at": started_at,
+            "first_response_seconds": clock.first_response_seconds,
+            "resolution_seconds": clock.resolution_seconds,
+            "paused_at": None,
+            "paused_seconds": 0,
+            "first_response_due_at": at.first_response_due_at,
+            "first_response_risk_at": at.first_response_risk_at,
+            "resolution_due_at": at.resolution_due_at,
+            "resolution_risk_at": at.resolution_risk_at,
+            "first_response_at": None,
+            "finished_at": None,
+            "fired": 0,
+            "check_at": at.first_response_risk_at,
+            "updated_at": started_at,
+        },
+    )
 
 
 def start_clock(

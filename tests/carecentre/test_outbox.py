@@ -420,7 +420,7 @@ async def test_dispatch_hands_the_sender_everything_it_needs(
     assert sent.delivery_error is None
     item = await outbox_item_for(svc, message.id or 0)
     assert (item.state, item.attempts, item.locked_until) == ("done", 1, None)
-    assert await statuses(svc, message.id or 0) == ["sending", "sent"]
+    assert await statuses(svc, message.id or 0) == ["sent"]
     assert await svc.dispatcher.run_once() == 0
     assert len(mail.sent) == 1
 
@@ -481,14 +481,8 @@ async def test_a_transient_failure_is_retried_with_backoff_and_sent_once(
     assert sent.delivery_status is DeliveryStatus.SENT
     assert sent.delivery_error is None
     assert (await outbox_item_for(svc, message.id or 0)).state == "done"
-    assert await statuses(svc, message.id or 0) == [
-        "sending",
-        "queued",
-        "sending",
-        "queued",
-        "sending",
-        "sent",
-    ]
+    # Each retry is announced with its error; the message is queued until it is sent.
+    assert await statuses(svc, message.id or 0) == ["queued", "queued", "sent"]
 
     await make_due(svc)
     assert await svc.dispatcher.run_once() == 0
@@ -545,7 +539,7 @@ async def test_a_permanent_failure_is_never_retried(svc: Services, sms: Recordin
     assert failed.delivery_code == "21211"
     item = await outbox_item_for(svc, message.id or 0)
     assert (item.state, item.last_error) == ("failed", "The 'To' number is not valid")
-    assert await statuses(svc, message.id or 0) == ["sending", "failed"]
+    assert await statuses(svc, message.id or 0) == ["failed"]
     (event,) = [
         e for e in await events_of(svc, "message.status") if e.data["delivery_status"] == "failed"
     ]
@@ -638,9 +632,40 @@ async def test_a_stale_sending_lease_is_failed_never_resent(svc: Services) -> No
     assert failed.delivery_status is DeliveryStatus.FAILED
     assert failed.delivery_error is not None
     assert "interrupted" in failed.delivery_error
-    assert await statuses(svc, message.id or 0) == ["sending", "failed"]
+    assert await statuses(svc, message.id or 0) == ["failed"]
     await make_due(svc)
     assert await svc.dispatcher.run_once() == 0
+    assert blocking.calls == 1
+
+
+async def test_the_claim_holds_the_item_while_the_message_stays_queued(svc: Services) -> None:
+    """The claim marks the item "sending" (its lease); the message's own status and the
+    dashboards hear only of the outcome."""
+    blocking = BlockingSender()
+    svc.senders.register(blocking)
+    message = await reply(svc, tid(await sms_ticket(svc)))
+    before = len(await events_of(svc, "message.status"))
+
+    worker = asyncio.create_task(svc.dispatcher.run_once())
+    async with asyncio.timeout(2):
+        await blocking.entered.wait()
+    item = await outbox_item_for(svc, message.id or 0)
+    assert (item.state, item.attempts) == ("sending", 1)
+    assert item.locked_until is not None
+    assert (await get_message(svc, message.id or 0)).delivery_status is DeliveryStatus.QUEUED
+    assert len(await events_of(svc, "message.status")) == before
+    # Another pass finds nothing to claim while it is held.
+    assert await svc.dispatcher.run_once() == 0
+
+    blocking.release.set()
+    async with asyncio.timeout(2):
+        assert await worker == 1
+    sent = await get_message(svc, message.id or 0)
+    assert (sent.delivery_status, sent.external_id) == (
+        DeliveryStatus.SENT,
+        f"blocking-{message.id}",
+    )
+    assert await statuses(svc, message.id or 0) == ["sent"]
     assert blocking.calls == 1
 
 
@@ -666,7 +691,7 @@ async def test_a_send_that_outlives_its_lease_is_not_overwritten(svc: Services) 
     assert stored.delivery_status is DeliveryStatus.FAILED
     assert stored.external_id == f"blocking-{message.id}"
     assert (await outbox_item_for(svc, message.id or 0)).state == "failed"
-    assert await statuses(svc, message.id or 0) == ["sending", "failed"]
+    assert await statuses(svc, message.id or 0) == ["failed"]
     assert blocking.calls == 1
 
 
@@ -711,7 +736,7 @@ async def test_two_dispatchers_never_send_one_item_twice(svc: Services, settings
     assert {item.state for item in items} == {"done"}
     assert {item.attempts for item in items} == {1}
     for message in messages:
-        assert await statuses(svc, message.id or 0) == ["sending", "sent"]
+        assert await statuses(svc, message.id or 0) == ["sent"]
 
 
 async def test_run_forever_stops_promptly_right_after_notify(
