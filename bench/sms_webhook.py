@@ -2,8 +2,9 @@
 measured in the same run, with the same server (uvicorn, one process) and the same load.
 
 - CareCentre: ``carecentre serve`` in its own process on durable SQLite (WAL, synchronous=FULL),
-  the SMS channel pointed at a fake Twilio REST API (its own process too), which receives the
-  acknowledgement of every new ticket the dispatcher sends while the load runs.
+  the SMS channel pointed at a fake Twilio REST API (its own process too, keeping connections
+  alive as Twilio's API does), which receives the acknowledgement of every new ticket the
+  dispatcher sends while the load runs.
 - Baseline: a Starlette app on uvicorn with one endpoint that reads the body and does one INSERT +
   COMMIT on SQLite with WAL and synchronous=FULL.
 
@@ -11,7 +12,8 @@ The load generator (this process) posts signed Twilio incoming-message webhooks 
 N concurrent keep-alive connections: a fixed count per level, a third from numbers never seen
 before (a new contact, ticket and acknowledgement), the rest follow-ups on those tickets. Both
 servers run side by side and are driven in turn, level by level; besides webhooks/s and latency,
-each server's CPU time per webhook is shown, the steadier figure on a shared machine.
+each server's CPU time per webhook is shown, the steadier figure on a shared machine, and the
+ratio of the two (what the webhook rate would be if CPU were the only limit).
 
     .venv/bin/python bench/sms_webhook.py [--requests 600] [--rounds 2] [--levels 1,4,16,64]
 """
@@ -115,11 +117,11 @@ def run_fake_twilio() -> None:
         stop = True
 
     signal.signal(signal.SIGTERM, stopping)
-    with FakeTwilioApi(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as api:
+    with FakeTwilioApi(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, keep_alive=True) as api:
         print(api.base_url, flush=True)
         while not stop:
             time.sleep(0.1)
-        print(f"fake Twilio received {len(api.messages)} messages", file=sys.stderr)
+        print(len(api.messages), flush=True)  # read by fake_twilio()
 
 
 # -- processes -------------------------------------------------------------------------------
@@ -165,7 +167,8 @@ def process(args: list[str], env: dict[str, str], log: Path, url: str) -> Iterat
 
 
 @contextmanager
-def fake_twilio(folder: Path) -> Iterator[str]:
+def fake_twilio(folder: Path, received: list[str]) -> Iterator[str]:
+    """The fake's URL; once it has stopped, ``received`` holds its count of messages."""
     log = (folder / "fake-twilio.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, __file__, "--fake-twilio"],
@@ -178,7 +181,10 @@ def fake_twilio(folder: Path) -> Iterator[str]:
         yield proc.stdout.readline().decode().strip()
     finally:
         proc.send_signal(signal.SIGTERM)
+        assert proc.stdout is not None
+        received.extend(proc.stdout.read().decode().split())
         proc.wait(timeout=30)
+        proc.stdout.close()
         log.close()
 
 
@@ -328,12 +334,13 @@ async def measure(folder: Path, levels: list[int], count: int, rounds: int, warm
     """Both servers run side by side; each level is driven against one, then the other, for
     ``rounds`` rounds, so a change in the machine's load affects both alike."""
     results: dict[str, dict[int, Result]] = {"carecentre": {}, "bare": {}}
+    received: list[str] = []
     with (
-        fake_twilio(folder) as twilio_url,
-        carecentre(folder, twilio_url) as ours,
+        fake_twilio(folder, received) as twilio_url,
+        carecentre(folder, twilio_url) as served,
         bare(folder) as baseline,
     ):
-        servers = {"carecentre": ours, "bare": baseline}
+        servers = {"carecentre": served, "bare": baseline}
         for url, _pid in servers.values():
             await drive(url, workload(url, 0, warmup), 4)
         for round_ in range(rounds):
@@ -363,7 +370,12 @@ async def measure(folder: Path, levels: list[int], count: int, rounds: int, warm
         report("CareCentre", ours)
         report("bare", base)
         met = ratio >= TARGET_RATIO and ours.percentile(99) < TARGET_P99_MS
-        print(f"  ratio {ratio:.2f}x bare{'   target met' if met else ''}")
+        cpu_ratio = (
+            f"   CPU-bound ratio {base.cpu_seconds / ours.cpu_seconds:.2f}x"
+            if ours.cpu_seconds and base.cpu_seconds
+            else ""
+        )
+        print(f"  ratio {ratio:.2f}x bare{cpu_ratio}{'   target met' if met else ''}")
         if met and (best is None or ours.rate > best[1].rate):
             best = (level, ours, ratio)
     if best is None:
@@ -376,7 +388,14 @@ async def measure(folder: Path, levels: list[int], count: int, rounds: int, warm
         )
     tickets = stored(database, "SELECT count(*) FROM ticket")
     acks = stored(database, "SELECT count(*) FROM message WHERE kind = 'acknowledgement'")
-    print(f"stored by CareCentre: {inbound} inbound texts, {tickets} tickets, {acks} acks")
+    sent = stored(
+        database,
+        "SELECT count(*) FROM message WHERE kind = 'acknowledgement' AND external_id IS NOT NULL",
+    )
+    print(
+        f"stored by CareCentre: {inbound} inbound texts, {tickets} tickets, {acks} acks"
+        f" ({sent} sent); the fake Twilio received {' '.join(received[-1:]) or '?'} messages"
+    )
 
 
 def main() -> None:

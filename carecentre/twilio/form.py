@@ -23,21 +23,31 @@ class FormFields:
     :func:`carecentre.twilio.signature.verify_signature` as is.
     """
 
-    __slots__ = ("_pairs",)
+    __slots__ = ("_index", "_pairs")
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         self._pairs = tuple(pairs)
+        self._index: dict[str, list[str]] | None = None
 
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:
         return self._pairs
 
+    def _values(self) -> dict[str, list[str]]:
+        """Every name's values, in order; built on first use (a parse asks for ~20 names)."""
+        if self._index is None:
+            index: dict[str, list[str]] = {}
+            for name, value in self._pairs:
+                index.setdefault(name, []).append(value)
+            self._index = index
+        return self._index
+
     def keys(self) -> list[str]:
         """Field names in first-seen order, each once."""
-        return list(dict.fromkeys(name for name, _ in self._pairs))
+        return list(self._values())
 
     def getlist(self, name: str) -> list[str]:
-        return [value for key, value in self._pairs if key == name]
+        return list(self._values().get(name, ()))
 
     def get(self, name: str) -> str | None:
         """The field's value, or ``None`` when it is absent.
@@ -45,12 +55,12 @@ class FormFields:
         A field sent twice with different values is ambiguous, so it is refused rather than
         guessed; the same value repeated is harmless.
         """
-        values = set(self.getlist(name))
+        values = self._values().get(name)
         if not values:
             return None
-        if len(values) > 1:
+        if len(values) > 1 and len(set(values)) > 1:
             raise ParseError(f"form field {name!r} appears more than once with different values")
-        return values.pop()
+        return values[0]
 
     def require(self, name: str) -> str:
         """The field's value; a :class:`ParseError` naming the field when it is absent or blank."""
@@ -60,13 +70,13 @@ class FormFields:
         return value
 
     def __contains__(self, name: object) -> bool:
-        return any(key == name for key, _ in self._pairs)
+        return isinstance(name, str) and name in self._values()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
     def __len__(self) -> int:
-        return len(self.keys())
+        return len(self._values())
 
     def __repr__(self) -> str:
         return f"FormFields({list(self._pairs)!r})"

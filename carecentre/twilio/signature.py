@@ -1,7 +1,10 @@
-"""Check Twilio's ``X-Twilio-Signature`` on a webhook, with twilio's own RequestValidator.
+"""Check Twilio's ``X-Twilio-Signature`` on a webhook.
 
 Twilio signs the URL it called (scheme, host, path and raw query string) followed by every form
-field, sorted, repeated names included. Behind a proxy the URL the application sees is not the one
+field, sorted, repeated names included: HMAC-SHA1 with the auth token, base64. Form webhooks are
+checked here with twilio's RequestValidator algorithm computed directly (one HMAC for the usual
+case instead of its two, and the URL's port variants worked out once per URL); JSON webhooks go
+through RequestValidator itself. Behind a proxy the URL the application sees is not the one
 Twilio called, and the Host header is attacker-controlled, so the URL is always rebuilt from the
 configured public base URL (``CARECENTRE_PUBLIC_URL``) plus the request path and raw query string.
 
@@ -15,12 +18,13 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlparse, urlsplit
 
 from twilio.request_validator import RequestValidator, add_port, remove_port
 
-from carecentre.twilio.form import MAX_FIELDS
+from carecentre.twilio.form import MAX_FIELDS, FormFields
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -63,6 +67,8 @@ class _Params:
 
 def _form_pairs(form: FormInput) -> list[tuple[str, str]] | None:
     """Flatten any supported form to (name, value) pairs; ``None`` if a value is not text."""
+    if isinstance(form, FormFields):
+        return list(form.pairs)  # decoded from text: every name and value is a str
     if isinstance(form, MultiValueForm):
         pairs = [(key, value) for key in dict.fromkeys(form.keys()) for value in form.getlist(key)]
     elif isinstance(form, Mapping) and hasattr(form, "getall"):
@@ -108,10 +114,33 @@ def verify_signature(
     pairs = _form_pairs(form)
     if pairs is None:
         return False
-    url = build_url(public_url, path, query)
-    # validate() also tries the URL with and without the default port, as Twilio's own
-    # signing is inconsistent about it.
-    return bool(RequestValidator(auth_token).validate(url, _Params(pairs), signature))
+    values: dict[str, set[str]] = {}
+    for name, value in pairs:
+        values.setdefault(name, set()).add(value)
+    # RequestValidator.compute_signature: each name once, sorted, then its distinct values.
+    signed = "".join(name + value for name in sorted(values) for value in sorted(values[name]))
+    key = auth_token.encode("utf-8")
+    expected = signature.encode("utf-8")
+    # Like RequestValidator.validate: the URL with and without the default port, as Twilio's
+    # own signing is inconsistent about it; the variant that usually matches is tried first.
+    for url in _url_variants(build_url(public_url, path, query)):
+        digest = hmac.new(key, (url + signed).encode("utf-8"), hashlib.sha1).digest()
+        if hmac.compare_digest(base64.b64encode(digest), expected):
+            return True
+    return False
+
+
+@lru_cache(maxsize=256)
+def _url_variants(url: str) -> tuple[str, ...]:
+    """The URLs RequestValidator.validate accepts a signature for, the URL as given first.
+
+    Every webhook to one endpoint has the same URL, so this is worked out once per URL.
+    """
+    parsed = urlparse(url)
+    variants = (remove_port(parsed), add_port(parsed))
+    if url in variants:
+        variants = (url, *(variant for variant in variants if variant != url))
+    return tuple(dict.fromkeys(variants))
 
 
 def verify_form_bytes_signature(

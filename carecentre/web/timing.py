@@ -11,11 +11,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carecentre.metrics import Metrics
 from carecentre.web.limits import BodyTooLarge
 
+# Distinct paths remembered; past this the memory starts again (ticket pages are unbounded).
+MAX_REMEMBERED = 2048
+
 
 class TimingMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The template of each (method, root path, path) seen: matching walks every route,
+        # and the routes do not change once the app runs.
+        self._templates: dict[tuple[str, str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -23,8 +29,14 @@ class TimingMiddleware:
             return
         # Matched before the app runs: the router rewrites the scope in place as it descends
         # into mounts, after which nothing matches from the top any more.
-        router = getattr(scope.get("app"), "router", None)
-        route = _template(getattr(router, "routes", ()), scope)
+        key = (scope["method"], scope.get("root_path", ""), scope["path"])
+        route = self._templates.get(key)
+        if route is None:
+            router = getattr(scope.get("app"), "router", None)
+            route = _template(getattr(router, "routes", ()), scope)
+            if len(self._templates) >= MAX_REMEMBERED:
+                self._templates.clear()
+            self._templates[key] = route
         start = time.perf_counter()
         status = 500
 

@@ -108,7 +108,12 @@ def parse_sms_form(raw: bytes) -> InboundMessage:
     ``metadata`` keeps :data:`METADATA_FIELDS` when present, plus ``keyword`` (opt_out, opt_in,
     help, status) when the message is a control word the core must act on.
     """
-    fields = decode_form(raw)
+    return parse_sms_fields(decode_form(raw))
+
+
+def parse_sms_fields(fields: FormFields) -> InboundMessage:
+    """:func:`parse_sms_form` of a body already decoded (the webhook decodes it once, to check
+    its signature, and parses those same fields)."""
     sid = fields.require("MessageSid").strip()
     if not _MESSAGE_SID.fullmatch(sid):
         raise ParseError(f"MessageSid {sid!r} is not a Twilio message SID (SM... or MM...)")

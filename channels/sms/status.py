@@ -12,7 +12,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from carecentre.contract import ParseError
-from carecentre.twilio.form import decode_form
+from carecentre.twilio.form import FormFields, decode_form
 
 
 class SmsStatus(StrEnum):
@@ -93,7 +93,11 @@ def parse_status_form(raw: bytes) -> StatusCallback:
     Raises :class:`ParseError` when MessageSid or MessageStatus is missing, or the status is
     not one Twilio defines (the raw body is kept, so it can be replayed after an upgrade).
     """
-    fields = decode_form(raw)
+    return parse_status_fields(decode_form(raw))
+
+
+def parse_status_fields(fields: FormFields) -> StatusCallback:
+    """:func:`parse_status_form` of a body already decoded (for its signature check)."""
     # SmsSid/SmsStatus are the deprecated names of the same values; older accounts send both.
     sid = fields.get("MessageSid") or fields.get("SmsSid")
     if not sid or not sid.strip():

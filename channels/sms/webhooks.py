@@ -28,8 +28,8 @@ from carecentre.twilio.media_urls import is_allowed_media_url
 from carecentre.twilio.signature import verify_form_bytes_signature, verify_signature
 from channels.sms.keywords import Keyword
 from channels.sms.ordering import ArrivalOrder
-from channels.sms.parse import parse_sms_form
-from channels.sms.status import SmsStatus, parse_status_form
+from channels.sms.parse import parse_sms_fields, parse_sms_form
+from channels.sms.status import SmsStatus, parse_status_fields, parse_status_form
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,13 @@ DELIVERY = {
 }
 
 
+# The answer to almost every webhook, rendered once.
+EMPTY_TWIML = str(MessagingResponse()).encode()
+
+
 def twiml(response: MessagingResponse | None = None, status: int = 200) -> Response:
-    return Response(
-        str(response or MessagingResponse()), status_code=status, media_type="application/xml"
-    )
+    body = EMPTY_TWIML if response is None else str(response)
+    return Response(body, status_code=status, media_type="application/xml")
 
 
 async def _verified_form(
@@ -116,13 +119,16 @@ async def inbound(request: Request) -> Response:
     assert isinstance(arrival, ArrivalOrder)
     sender = fields.getlist("From")[0].strip() if fields and fields.getlist("From") else ""
     async with arrival.turn(sender):
-        return await _receive(svc, request, raw)
+        return await _receive(svc, request, raw, fields)
 
 
-async def _receive(svc: Services, request: Request, raw: bytes) -> Response:
+async def _receive(
+    svc: Services, request: Request, raw: bytes, fields: FormFields | None
+) -> Response:
     content_type = request.headers.get("content-type", "")
     try:
-        message = parse_sms_form(raw)
+        # The fields decoded for the signature check; a body that is not UTF-8 fails here.
+        message = parse_sms_form(raw) if fields is None else parse_sms_fields(fields)
         problem = _media_problem(message, svc)
         if problem:
             raise ParseError(problem)
@@ -197,9 +203,9 @@ async def status_callback(request: Request) -> Response:
     verified = await _verified_form(request, svc)
     if isinstance(verified, Response):
         return verified
-    raw, _fields = verified
+    raw, fields = verified
     try:
-        report = parse_status_form(raw)
+        report = parse_status_form(raw) if fields is None else parse_status_fields(fields)
     except ParseError as error:
         log.warning("sms status callback refused: %s", error)
         return PlainTextResponse(f"malformed status callback: {error}", status_code=400)

@@ -109,9 +109,18 @@ class Reply:
 class FakeTwilioApi:
     """The fake server. Use as a context manager, or call :meth:`start` and :meth:`close`."""
 
-    def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+    def __init__(
+        self,
+        *,
+        account_sid: str = ACCOUNT_SID,
+        auth_token: str = AUTH_TOKEN,
+        keep_alive: bool = False,
+    ) -> None:
+        """``keep_alive`` answers in HTTP/1.1 and keeps connections open between requests, as
+        Twilio's API does; by default each answer closes its connection (HTTP/1.0)."""
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.keep_alive = keep_alive
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
@@ -221,6 +230,7 @@ class FakeTwilioApi:
 def _handler_for(api: FakeTwilioApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "FakeTwilio/1.0"
+        protocol_version = "HTTP/1.1" if api.keep_alive else "HTTP/1.0"
         timeout = 10  # a stuck client cannot hold a handler thread forever
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -274,6 +284,7 @@ def _handler_for(api: FakeTwilioApi) -> type[BaseHTTPRequestHandler]:
             if reply.hang:
                 api._released.wait()
                 if api._closing:
+                    self.close_connection = True
                     return  # shutting down: drop the connection without an answer
                 reply = Reply.created()
             if reply.status != 201:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from multidict import MultiDict
 from starlette.datastructures import FormData
+from twilio.request_validator import RequestValidator
 
 from carecentre.twilio.form import decode_form
 from carecentre.twilio.signature import (
@@ -252,3 +253,50 @@ def test_a_body_that_is_not_utf8_is_signed_over_its_bytes() -> None:
         **arguments, query="", body=body.replace(b"E9", b"E8"), signature=signature
     )
     assert not verify_form_bytes_signature(**arguments, query="", body=body, signature=None)
+
+
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "https://mycompany.com",
+        "https://mycompany.com:443",
+        "http://mycompany.com",
+        "http://mycompany.com:80",
+        "http://127.0.0.1:8000",
+        "https://city.example/carecentre",
+    ],
+)
+@pytest.mark.parametrize(
+    "signed_url",
+    [
+        "https://mycompany.com/hook?x=1",
+        "https://mycompany.com:443/hook?x=1",
+        "http://mycompany.com:80/hook?x=1",
+        "http://127.0.0.1:8000/hook?x=1",
+        "https://city.example/carecentre/hook?x=1",
+    ],
+)
+def test_the_same_verdict_as_twilios_request_validator(public_url: str, signed_url: str) -> None:
+    """The signature is computed directly; whatever twilio's RequestValidator accepts or
+    refuses, so does verify_signature."""
+    form = [
+        ("Body", "Réparez le lampadaire 🙏"),
+        ("Digits", "5678"),
+        ("Digits", "1234"),
+        ("Digits", "1234"),
+        ("Empty", ""),
+        ("From", "+16135550123"),
+    ]
+    fields = decode_form(urlencode(form).encode())
+    signature = sign(auth_token=TOKEN, url=signed_url, form=form)
+    url = build_url(public_url, "/hook", "x=1")
+    expected = RequestValidator(TOKEN).validate(url, MultiDict(form), signature)
+    for given in (fields, form, MultiDict(form)):
+        assert verify_signature(
+            auth_token=TOKEN,
+            public_url=public_url,
+            path="/hook",
+            query="x=1",
+            form=given,
+            signature=signature,
+        ) is bool(expected)

@@ -54,6 +54,9 @@ def test_delivered_is_recorded_and_shown(sms_app: SmsApp) -> None:
     stored = message(sms_app, ack.id)
     assert stored.delivery_status == "delivered"
     assert stored.delivered_at is not None
+    # When it was sent stays what the outbox recorded.
+    assert ack.sent_at is not None
+    assert stored.sent_at == ack.sent_at
     assert api_status(sms_app, ack.id) == "delivered"
     assert status_events(sms_app, ack.id)[-1]["delivery_status"] == "delivered"
 
