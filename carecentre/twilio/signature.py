@@ -1,12 +1,12 @@
 """Check Twilio's ``X-Twilio-Signature`` on a webhook.
 
 Twilio signs the URL it called (scheme, host, path and raw query string) followed by every form
-field, sorted, repeated names included: HMAC-SHA1 with the auth token, base64. Form webhooks are
-checked here with twilio's RequestValidator algorithm computed directly (one HMAC for the usual
-case instead of its two, and the URL's port variants worked out once per URL); JSON webhooks go
-through RequestValidator itself. Behind a proxy the URL the application sees is not the one
-Twilio called, and the Host header is attacker-controlled, so the URL is always rebuilt from the
-configured public base URL (``CARECENTRE_PUBLIC_URL``) plus the request path and raw query string.
+field, sorted, repeated names included: HMAC-SHA1 with the auth token, base64. Webhooks are
+checked with twilio's own RequestValidator (only a body that is not UTF-8, which the validator
+cannot take, is checked over its bytes here). Behind a proxy the URL the application sees is not
+the one Twilio called, and the Host header is attacker-controlled, so the URL is always rebuilt
+from the configured public base URL (``CARECENTRE_PUBLIC_URL``) plus the request path and raw
+query string.
 
 JSON webhooks are signed differently: the body's SHA-256 travels in the ``bodySHA256`` query
 parameter and only the URL is signed.
@@ -114,33 +114,15 @@ def verify_signature(
     pairs = _form_pairs(form)
     if pairs is None:
         return False
-    values: dict[str, set[str]] = {}
-    for name, value in pairs:
-        values.setdefault(name, set()).add(value)
-    # RequestValidator.compute_signature: each name once, sorted, then its distinct values.
-    signed = "".join(name + value for name in sorted(values) for value in sorted(values[name]))
-    key = auth_token.encode("utf-8")
-    expected = signature.encode("utf-8")
-    # Like RequestValidator.validate: the URL with and without the default port, as Twilio's
-    # own signing is inconsistent about it; the variant that usually matches is tried first.
-    for url in _url_variants(build_url(public_url, path, query)):
-        digest = hmac.new(key, (url + signed).encode("utf-8"), hashlib.sha1).digest()
-        if hmac.compare_digest(base64.b64encode(digest), expected):
-            return True
-    return False
+    url = build_url(public_url, path, query)
+    # validate() also tries the URL with and without the default port, as Twilio's own
+    # signing is inconsistent about it.
+    return bool(_validator(auth_token).validate(url, _Params(pairs), signature))
 
 
-@lru_cache(maxsize=256)
-def _url_variants(url: str) -> tuple[str, ...]:
-    """The URLs RequestValidator.validate accepts a signature for, the URL as given first.
-
-    Every webhook to one endpoint has the same URL, so this is worked out once per URL.
-    """
-    parsed = urlparse(url)
-    variants = (remove_port(parsed), add_port(parsed))
-    if url in variants:
-        variants = (url, *(variant for variant in variants if variant != url))
-    return tuple(dict.fromkeys(variants))
+@lru_cache(maxsize=8)
+def _validator(auth_token: str) -> RequestValidator:
+    return RequestValidator(auth_token)
 
 
 def verify_form_bytes_signature(
