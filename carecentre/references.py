@@ -47,7 +47,7 @@ def _format(digits: str) -> str:
 
 
 def new_reference() -> str:
-    body = "".join(str(secrets.randbelow(10)) for _ in range(8))
+    body = f"{secrets.randbelow(10**8):08d}"  # one draw from the system's CSPRNG
     return _format(body + str(_damm(body)))
 
 

@@ -129,6 +129,8 @@ def attach_keys(
 def register_keys(session: Session, ticket_id: int, keys: tuple[str, ...]) -> None:
     """:func:`attach_keys` in a session (objects it holds are written first: the ticket may be
     one of them)."""
+    if not keys:
+        return
     if session.new:
         session.flush()
     attach_keys(session.connection(), ticket_id, keys)
