@@ -37,8 +37,11 @@ typecheck: $(DEV)
 layers: $(DEV)
 	$(BIN)/lint-imports
 
+# Two workers by default: most tests wait on servers, sockets and disks, not the CPU; a test file
+# stays on one worker (its module fixtures start once). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 pytest: $(DEV)
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: lint typecheck layers pytest
 
