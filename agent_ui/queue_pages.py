@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,10 +41,14 @@ def filters_of(request: Request) -> TicketFilters:
     return filters
 
 
-async def _queues(request: Request, principal: Principal) -> list[Queue]:
-    async with services(request).db.read() as session:
-        rows = await session.scalars(select(Queue).order_by(col(Queue.name)))
-        return [q for q in rows if principal.can_see_queue(q.id)]
+async def _queues(session: AsyncSession, principal: Principal) -> list[Queue]:
+    rows = await session.scalars(select(Queue).order_by(col(Queue.name)))
+    return [q for q in rows if principal.can_see_queue(q.id)]
+
+
+# The assignee filter's choices: the id and name of each active agent, as plain rows (a city's
+# team is a few hundred agents, and nothing else of them is shown).
+_AGENTS = select(Agent.id, Agent.name).where(col(Agent.active).is_(True)).order_by(col(Agent.name))
 
 
 @page()
@@ -64,12 +69,9 @@ async def dashboard(request: Request, signed: SignedIn) -> Response:
             tickets, more, error = [], False, str(refused)
         rows = await summaries(session, tickets)
         slas = await sla_views(session, tickets, utcnow())
-        counts = await open_counts(session, principal)
-        agents = list(
-            await session.scalars(
-                select(Agent).where(col(Agent.active).is_(True)).order_by(col(Agent.name))
-            )
-        )
+        queues = await _queues(session, principal)
+        counts = await open_counts(session, principal, queues)
+        agents = list(await session.execute(_AGENTS))
     return render(
         request,
         "queue.html",
@@ -84,7 +86,7 @@ async def dashboard(request: Request, signed: SignedIn) -> Response:
         # "status=" (any status) must survive, or the live rows would fall back to "open".
         filter_query=urlencode({"status": "", **filters.to_params()}),
         error=error,
-        queues=await _queues(request, principal),
+        queues=queues,
         agents=agents,
         statuses=list(TicketStatus),
         channels=list(Channel),
@@ -125,14 +127,9 @@ async def row(request: Request, signed: SignedIn) -> Response:
 @fragment
 async def counts(request: Request, signed: SignedIn) -> Response:
     async with services(request).db.read() as session:
-        found = await open_counts(session, signed.principal)
-    return render(
-        request,
-        "_counts.html",
-        signed=signed,
-        counts=found,
-        queues=await _queues(request, signed.principal),
-    )
+        queues = await _queues(session, signed.principal)
+        found = await open_counts(session, signed.principal, queues)
+    return render(request, "_counts.html", signed=signed, counts=found, queues=queues)
 
 
 routes = [

@@ -5,21 +5,24 @@ Every query is limited to what the principal may see.
 
 Search is a case-insensitive substring match over subjects, references, residents' names and
 addresses and every message body. Over millions of messages it goes through the search indexes
-of migration 0008_search (SQLite FTS5 trigram tables, PostgreSQL pg_trgm indexes), which find
-the matching rows directly; the page is then the matching tickets in the list's order. Two cases
-read the tickets in order instead, testing each with ``LIKE`` until the page is full: text
-shorter than three characters (no trigram to look up), and text so common that the indexes
-return more than :data:`INDEXED_HITS` rows, where a page fills within the first few hundred
-tickets read.
+of migration 0008_search (SQLite FTS5 trigram tables, PostgreSQL pg_trgm indexes), one per part
+of a ticket. Each index is first asked how many of its rows match, counting no further than
+:data:`INDEXED_HITS`. When every part matches fewer rows, the indexes find the matching tickets
+directly and the page is those tickets in the list's order. A part matching more rows (a common
+word) would return too many to sort: the tickets are then read in the list's order, testing
+that part with ``LIKE`` and the others against what their indexes found, until the page is
+full, which it is within the first few thousand tickets read. Text shorter than three
+characters (no trigram to look up) is tested with ``LIKE`` in every part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import false, func, literal, or_
+from sqlalchemy import bindparam, false, literal, or_
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -29,6 +32,7 @@ from carecentre.access import Principal
 from carecentre.api import paging
 from carecentre.contract import Channel
 from carecentre.models import Agent, Contact, ContactIdentity, Message, Queue, Ticket
+from carecentre.sql_text import use_index
 from carecentre.states import OPEN_STATUSES, TicketStatus
 
 _E = TypeVar("_E", TicketStatus, Channel)
@@ -128,11 +132,56 @@ def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _each_ticket(*where: Any) -> Any:
+def _each_ticket(*where: Any, fenced: bool) -> Any:
+    found = select(literal(1)).where(*where)
     # OFFSET 0 keeps PostgreSQL from turning the EXISTS into one hashed pass over every
     # matching row of the table: this clause serves the scan, which tests ticket by ticket
-    # and stops once a page is full.
-    return select(literal(1)).where(*where).offset(0).exists()
+    # and stops once a page is full. SQLite runs an EXISTS per ticket anyway, and the fence
+    # would only cost it a LIMIT to count per ticket read.
+    return (found.offset(0) if fenced else found).exists()
+
+
+# The searched parts of a ticket, each with a search index of its own.
+SUBJECT, NAME, ADDRESS, BODY = "subject", "name", "address", "body"
+PARTS = (SUBJECT, NAME, ADDRESS, BODY)
+
+
+def _like_clauses(
+    text: str, parts: Collection[str], *, sqlite: bool = False, ticket: Any = Ticket
+) -> list[Any]:
+    pattern = _like_pattern(text)
+    fenced = not sqlite
+
+    def contains(column: Any) -> Any:
+        matches = column.like if sqlite else column.ilike
+        return matches(pattern, escape="\\")
+
+    found = []
+    if SUBJECT in parts:
+        found.append(or_(contains(ticket.subject), contains(ticket.reference)))
+    if NAME in parts:
+        found.append(
+            _each_ticket(
+                col(Contact.id) == ticket.contact_id, contains(col(Contact.name)), fenced=fenced
+            )
+        )
+    if ADDRESS in parts:
+        found.append(
+            _each_ticket(
+                col(ContactIdentity.contact_id) == ticket.contact_id,
+                contains(col(ContactIdentity.address)),
+                fenced=fenced,
+            )
+        )
+    if BODY in parts:
+        found.append(
+            _each_ticket(
+                col(Message.ticket_id) == ticket.id,
+                contains(col(Message.body_text)),
+                fenced=fenced,
+            )
+        )
+    return found
 
 
 def search_clause(text: str, *, sqlite: bool = False, ticket: Any = Ticket) -> Any:
@@ -143,82 +192,127 @@ def search_clause(text: str, *, sqlite: bool = False, ticket: Any = Ticket) -> A
     would lower every body before comparing, a copy per message read. ``ticket``: the ticket
     entity to test (an alias of :class:`Ticket` over a subquery).
     """
-    pattern = _like_pattern(text)
-
-    def contains(column: Any) -> Any:
-        matches = column.like if sqlite else column.ilike
-        return matches(pattern, escape="\\")
-
-    return or_(
-        contains(ticket.subject),
-        contains(ticket.reference),
-        _each_ticket(col(Contact.id) == ticket.contact_id, contains(col(Contact.name))),
-        _each_ticket(
-            col(ContactIdentity.contact_id) == ticket.contact_id,
-            contains(col(ContactIdentity.address)),
-        ),
-        _each_ticket(col(Message.ticket_id) == ticket.id, contains(col(Message.body_text))),
-    )
+    return or_(*_like_clauses(text, PARTS, sqlite=sqlite, ticket=ticket))
 
 
-# Per database, the search indexes' lookups: (what the ids are, the statement giving at most
-# :param:`n` of them for :param:`q`). The smaller tables come first: a common text is recognized
-# there, before the largest index (message bodies) is read.
-_SQLITE_LOOKUPS = (
-    ("tickets", "SELECT rowid FROM search_ticket WHERE search_ticket MATCH :q LIMIT :n"),
-    ("contacts", "SELECT rowid FROM search_contact WHERE search_contact MATCH :q LIMIT :n"),
-    (
-        "contacts",
+@dataclass(frozen=True)
+class IndexedMatches:
+    """What the search indexes found for a text: the tickets and contacts matching it in the
+    parts whose index holds at most the limit of matching rows, and the ``common`` parts,
+    whose index holds more: only those need testing ticket by ticket."""
+
+    tickets: frozenset[int]
+    contacts: frozenset[int]
+    common: frozenset[str]
+
+    def clause(self, text: str, *, sqlite: bool = False, ticket: Any = Ticket) -> Any:
+        """The tickets matching ``text``: a ticket or contact found by the indexes, or the text
+        in one of the common parts."""
+        found: list[Any] = _like_clauses(text, self.common, sqlite=sqlite, ticket=ticket)
+        if self.tickets:
+            found.insert(0, ticket.id.in_(sorted(self.tickets)))
+        if self.contacts:
+            found.insert(0, ticket.contact_id.in_(sorted(self.contacts)))
+        return or_(*found) if found else false()
+
+
+# Per database and part, the statements asking its search index: how many rows match :q (up to
+# :n: counting stops there), and the ids of the tickets or contacts of those rows. One statement
+# counts in every index at once; another reads the ids of the parts found few enough times.
+_SQLITE_INDEXES = {
+    SUBJECT: (
+        "SELECT rowid FROM search_ticket WHERE search_ticket MATCH :q",
+        "SELECT rowid FROM search_ticket WHERE search_ticket MATCH :q",
+    ),
+    NAME: (
+        "SELECT rowid FROM search_contact WHERE search_contact MATCH :q",
+        "SELECT rowid FROM search_contact WHERE search_contact MATCH :q",
+    ),
+    ADDRESS: (
+        "SELECT rowid FROM search_identity WHERE search_identity MATCH :q",
         "SELECT contact_id FROM contact_identity WHERE id IN "
-        "(SELECT rowid FROM search_identity WHERE search_identity MATCH :q LIMIT :n)",
+        "(SELECT rowid FROM search_identity WHERE search_identity MATCH :q)",
     ),
-    (
-        "tickets",
+    BODY: (
+        "SELECT rowid FROM search_message WHERE search_message MATCH :q",
         "SELECT ticket_id FROM message WHERE id IN "
-        "(SELECT rowid FROM search_message WHERE search_message MATCH :q LIMIT :n)",
+        "(SELECT rowid FROM search_message WHERE search_message MATCH :q)",
     ),
-)
-_POSTGRES_LOOKUPS = (
-    ("tickets", "SELECT id FROM ticket WHERE subject ILIKE :q OR reference ILIKE :q LIMIT :n"),
-    ("contacts", "SELECT id FROM contact WHERE name ILIKE :q LIMIT :n"),
-    ("contacts", "SELECT contact_id FROM contact_identity WHERE address ILIKE :q LIMIT :n"),
-    ("tickets", "SELECT ticket_id FROM message WHERE body_text ILIKE :q LIMIT :n"),
-)
+}
+_POSTGRES_INDEXES = {
+    SUBJECT: ("SELECT id FROM ticket WHERE subject ILIKE :q OR reference ILIKE :q",) * 2,
+    NAME: ("SELECT id FROM contact WHERE name ILIKE :q",) * 2,
+    ADDRESS: (
+        "SELECT id FROM contact_identity WHERE address ILIKE :q",
+        "SELECT contact_id FROM contact_identity WHERE address ILIKE :q",
+    ),
+    BODY: (
+        "SELECT id FROM message WHERE body_text ILIKE :q",
+        "SELECT ticket_id FROM message WHERE body_text ILIKE :q",
+    ),
+}
+_CONTACT_PARTS = (NAME, ADDRESS)
+
+
+async def index_lookup(
+    session: AsyncSession, text: str, *, hits: int = INDEXED_HITS
+) -> IndexedMatches | None:
+    """Ask the search indexes about ``text``; ``None`` when they cannot answer (too short a
+    text: no trigram to look up)."""
+    if len(text) < _MIN_INDEXED:
+        return None
+    if session.get_bind().dialect.name == "sqlite":
+        # A quoted FTS5 string: with the trigram tokenizer, a substring match of the text.
+        query, indexes = '"' + text.replace('"', '""') + '"', _SQLITE_INDEXES
+    else:
+        # Backslash is PostgreSQL's default LIKE escape, the one _like_pattern uses.
+        query, indexes = _like_pattern(text), _POSTGRES_INDEXES
+    # Every name below is one of this module's constants: nothing comes from outside.
+    counting = ", ".join(
+        f"(SELECT count(*) FROM ({rows} LIMIT :n) AS {part})"  # noqa: S608
+        for part, (rows, _ids) in indexes.items()
+    )
+    params = {"q": query, "n": hits + 1}
+    counts = (await session.execute(sql(f"SELECT {counting}"), params)).one()
+    common = {part for part, count in zip(indexes, counts, strict=True) if count > hits}
+    few = [part for part, count in zip(indexes, counts, strict=True) if 0 < count <= hits]
+    tickets: set[int] = set()
+    contacts: set[int] = set()
+    if few:
+        listed = " UNION ALL ".join(
+            f"SELECT {int(part in _CONTACT_PARTS)}, x.* FROM ({indexes[part][1]}) AS x"  # noqa: S608
+            for part in few
+        )
+        for is_contact, found in await session.execute(sql(listed), params):
+            (contacts if is_contact else tickets).add(found)
+    return IndexedMatches(frozenset(tickets), frozenset(contacts), frozenset(common))
 
 
 async def indexed_matches(
     session: AsyncSession, text: str, *, hits: int = INDEXED_HITS
 ) -> Any | None:
     """A WHERE clause on the ids of the tickets matching ``text``, found through the search
-    indexes; ``None`` when they cannot answer: too short a text, or one found in more than
-    ``hits`` rows of an index."""
-    if len(text) < _MIN_INDEXED:
-        return None
-    if session.get_bind().dialect.name == "sqlite":
-        # A quoted FTS5 string: with the trigram tokenizer, a substring match of the text.
-        query, lookups = '"' + text.replace('"', '""') + '"', _SQLITE_LOOKUPS
-    else:
-        # Backslash is PostgreSQL's default LIKE escape, the one _like_pattern uses.
-        query, lookups = _like_pattern(text), _POSTGRES_LOOKUPS
-    found: dict[str, set[int]] = {"tickets": set(), "contacts": set()}
-    for kind, statement in lookups:
-        rows = list(await session.scalars(sql(statement), {"q": query, "n": hits + 1}))
-        if len(rows) > hits:
-            return None
-        found[kind].update(rows)
-    tickets, contacts = found["tickets"], found["contacts"]
-    if contacts:
-        rows = list(
-            await session.scalars(
-                select(Ticket.id).where(col(Ticket.contact_id).in_(contacts)).limit(hits + 1)
-            )
+    indexes alone; ``None`` when they cannot answer: too short a text, or one found in more
+    than ``hits`` rows of an index or in more than ``hits`` tickets of the contacts found."""
+    found = await _indexed(session, text, hits)
+    return None if found is None or found.common or found.contacts else found.clause(text)
+
+
+async def _indexed(session: AsyncSession, text: str, hits: int) -> IndexedMatches | None:
+    """:func:`index_lookup`, with the contacts found replaced by their tickets when these are
+    few enough (the page is then read from the ticket ids alone, in the list's order)."""
+    found = await index_lookup(session, text, hits=hits)
+    if found is None or found.common or not found.contacts:
+        return found
+    rows = list(
+        await session.scalars(
+            select(Ticket.id).where(col(Ticket.contact_id).in_(found.contacts)).limit(hits + 1)
         )
-        if len(rows) > hits:
-            return None
-        tickets.update(r for r in rows if r is not None)
-    if not tickets:
-        return false()
-    return col(Ticket.id).in_(tickets)
+    )
+    if len(rows) > hits:
+        return found
+    tickets = found.tickets | {r for r in rows if r is not None}
+    return IndexedMatches(tickets, frozenset(), frozenset())
 
 
 async def find_tickets(
@@ -229,10 +323,12 @@ async def find_tickets(
     order: str = "due",
     limit: int = 50,
     after: list[Any] | None = None,
+    hits: int = INDEXED_HITS,
 ) -> tuple[list[Ticket], bool]:
     """One page of matching tickets the principal may see, and whether more follow.
 
-    Raises :class:`InvalidFilter` for a queue or assignee that does not exist.
+    ``hits``: how many matching rows of a search index make a text common there (see the
+    module's doc). Raises :class:`InvalidFilter` for a queue or assignee that does not exist.
     """
     query = select(Ticket).where(principal.ticket_clause())
     if filters.statuses:
@@ -246,25 +342,28 @@ async def find_tickets(
         query = query.where(Ticket.queue_id == queue_id)
     if filters.assignee is not None:
         query = query.where(await _assignee_clause(session, principal, filters.assignee))
-    scanned: str | None = None
-    if filters.text:
-        searched = filters.text[:MAX_TEXT]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    searched = filters.text[:MAX_TEXT]
+    # What the scan tests ticket by ticket; None: nothing (no text, or the indexes found it).
+    scanned: Callable[..., Any] | None = None
+    if searched:
         # One ticket (a live row of a searched queue) is tested directly: asking the indexes
         # for every match would cost a whole search per row refreshed.
-        matches = None if filters.reference else await indexed_matches(session, searched)
-        if matches is None:
-            scanned = searched
+        found = None if filters.reference else await _indexed(session, searched, hits)
+        if found is None:
+            scanned = partial(search_clause, searched, sqlite=sqlite)
+        elif found.common or found.contacts:
+            scanned = partial(found.clause, searched, sqlite=sqlite)
         else:
-            query = query.where(matches)
+            query = query.where(found.clause(searched))
     if filters.reference is not None:
         query = query.where(Ticket.reference == filters.reference)
-    sqlite = session.get_bind().dialect.name == "sqlite"
     rows: list[Ticket] = []
     for where, names in paging.segments(order, after):
         wanted = limit + 1 - len(rows)
         page = query.where(where).order_by(*paging.order_by(names))
         if scanned is not None and sqlite:
-            page = page.where(search_clause(scanned, sqlite=True))
+            page = page.where(scanned(ticket=Ticket))
         elif scanned is not None:
             # The text is tested ticket by ticket in the list's order, stopping at a full page.
             # Behind a fence (OFFSET 0), or PostgreSQL, unable to tell how common the text is,
@@ -273,7 +372,7 @@ async def find_tickets(
             fenced = aliased(Ticket, page.offset(0).subquery())
             page = (
                 select(fenced)
-                .where(search_clause(scanned, ticket=fenced))
+                .where(scanned(ticket=fenced))
                 .order_by(*paging.order_by(names, fenced))
             )
         rows += await session.scalars(page.limit(wanted))
@@ -292,25 +391,38 @@ class OpenCounts:
     by_queue: dict[str, int]
 
 
-async def open_counts(session: AsyncSession, principal: Principal) -> OpenCounts:
-    visible = (principal.ticket_clause(), col(Ticket.status).in_(OPEN_STATUSES))
-    # Counted from the (status, queue_id) index alone, grouped in its order, then named. Joined
-    # to the queues or grouped by queue only, the planner may read every ticket of every queue:
-    # it cannot know that open tickets are few.
+# Every figure in one pass over the open tickets' entries of one index, which holds the status,
+# queue and assignee (ix_ticket_open, migration 0007_supervisors): no ticket row is read, and
+# there are few open tickets however many the year holds. Named on SQLite, whose planner would
+# rather walk the (status, queue_id) index and read each ticket for its assignee.
+_OPEN_COUNTS = (
+    "SELECT queue_id, count(*),"
+    " count(*) FILTER (WHERE assignee_id IS NULL),"
+    " count(*) FILTER (WHERE assignee_id = :me)"
+    " FROM ticket{hint} WHERE status IN :statuses GROUP BY queue_id"
+)
+
+
+async def open_counts(
+    session: AsyncSession, principal: Principal, queues: Iterable[Queue] | None = None
+) -> OpenCounts:
+    """The counts for the queue page; ``queues``: the queues already read (all of them, or
+    at least those the principal may see), to name them without reading them again."""
+    statement = sql(_OPEN_COUNTS.format(hint=use_index(session, "ix_ticket_open"))).bindparams(
+        bindparam("statuses", expanding=True)
+    )
     rows = await session.execute(
-        select(Ticket.status, Ticket.queue_id, func.count())
-        .where(*visible)
-        .group_by(col(Ticket.status), col(Ticket.queue_id))
+        statement,
+        {"me": principal.agent_id, "statuses": [s.value for s in OPEN_STATUSES]},
     )
     counted: dict[int, int] = {}
-    for _status, queue_id, count in rows:
-        counted[queue_id] = counted.get(queue_id, 0) + int(count)
-    slugs = await session.execute(select(Queue.id, Queue.slug).where(col(Queue.id).in_(counted)))
-    by_queue = {slug: counted[queue_id] for queue_id, slug in slugs if queue_id is not None}
-    unassigned = await session.scalar(
-        select(func.count()).where(*visible, col(Ticket.assignee_id).is_(None))
-    )
-    mine = await session.scalar(
-        select(func.count()).where(*visible, Ticket.assignee_id == principal.agent_id)
-    )
-    return OpenCounts(sum(by_queue.values()), int(unassigned or 0), int(mine or 0), by_queue)
+    unassigned = mine = 0
+    for queue_id, count, free, own in rows:
+        if principal.can_see_queue(queue_id):
+            counted[queue_id] = int(count)
+            unassigned += int(free or 0)
+            mine += int(own or 0)
+    if queues is None:
+        queues = await session.scalars(select(Queue).where(col(Queue.id).in_(counted)))
+    by_queue = {q.slug: counted[q.id] for q in queues if q.id in counted}
+    return OpenCounts(sum(by_queue.values()), unassigned, mine, by_queue)

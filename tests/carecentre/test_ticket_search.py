@@ -9,15 +9,19 @@ from sqlmodel import select
 from carecentre.access import Principal
 from carecentre.api import paging
 from carecentre.contract import Channel
-from carecentre.models import Contact, Ticket
+from carecentre.models import Contact, Queue, Ticket
+from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
 from carecentre.states import Role, TicketStatus
 from carecentre.ticket_search import (
     INDEXED_HITS,
+    PARTS,
     InvalidFilter,
     TicketFilters,
     find_tickets,
+    index_lookup,
     indexed_matches,
+    open_counts,
     search_clause,
 )
 from tests.support.factories import ingest
@@ -149,3 +153,99 @@ async def test_a_scanned_search_pages_in_the_lists_order(svc: Services) -> None:
                 break
             after = paging.next_values("due", page[-1])
         assert walked == [t.id for t in everything]
+
+
+async def test_common_parts_alone_are_tested_ticket_by_ticket(svc: Services) -> None:
+    await _searched(svc)
+    async with svc.db.read() as session:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        # "resident.example": in two addresses only; "rue": in a subject, a body and an address.
+        found = await index_lookup(session, "resident.example", hits=1)
+        assert found is not None
+        assert found.common == {"address"}
+        found = await index_lookup(session, "Okafor", hits=1)
+        assert found is not None
+        assert not found.common
+        assert found.contacts
+        assert await index_lookup(session, "ue") is None
+        for hits in (0, 1, 2, INDEXED_HITS):
+            for text in QUERIES:
+                found = await index_lookup(session, text, hits=hits)
+                if found is None:
+                    continue
+                assert found.common <= set(PARTS)
+                clause = found.clause(text, sqlite=sqlite)
+                matched = set(await session.scalars(select(Ticket.id).where(clause)))
+                assert matched == await _by_scan(session, text), (hits, text)
+
+
+@pytest.mark.parametrize("hits", [0, 1, INDEXED_HITS])
+async def test_a_search_mixing_indexed_and_common_parts_pages_in_order(
+    svc: Services, hits: int
+) -> None:
+    ids = await _searched(svc)
+    everyone = Principal(0, "", "", Role.ADMIN, None)
+    async with svc.db.write() as session:
+        # Dated and undated tickets both, so that the pages cross from one part to the other.
+        ticket = await session.get_one(Ticket, ids[3])  # "Côté rue"
+        ticket.due_at = None
+    for text in ("rue", "resident.example", "Okafor", "e_m"):
+        filters = TicketFilters(text=text)
+        async with svc.db.read() as session:
+            found = await index_lookup(session, text, hits=hits)
+            assert found is not None
+            # hits=1: "rue" is common in subjects (tested ticket by ticket), found once in a
+            # body (tested against the ticket the index found).
+            if hits == 1 and text == "rue":
+                assert found.common == {"subject"}
+                assert found.tickets
+            expected = await _by_scan(session, text)
+            everything, more = await find_tickets(session, everyone, filters, hits=hits)
+            assert {t.id for t in everything} == expected, (hits, text)
+            assert not more
+            walked: list[int] = []
+            after = None
+            for _ in range(len(expected) + 1):
+                page, more = await find_tickets(
+                    session, everyone, filters, limit=1, after=after, hits=hits
+                )
+                walked += [t.id or 0 for t in page]
+                if not more:
+                    break
+                after = paging.next_values("due", page[-1])
+            assert walked == [t.id for t in everything], (hits, text)
+
+
+async def test_open_counts_are_what_the_principal_may_see(svc: Services) -> None:
+    ids = await _searched(svc)
+    async with svc.db.write() as session:
+        await ensure_queues(session)
+        await session.flush()
+        queues = list(await session.scalars(select(Queue).order_by(Queue.id)))  # type: ignore[arg-type]
+        agent = await add_agent(
+            session, email="a@city.example", name="A", role=Role.AGENT, password=None
+        )
+        await session.flush()
+        assert agent.id is not None
+        assert len(queues) >= 2
+        for index, ticket_id in enumerate(ids):
+            ticket = await session.get_one(Ticket, ticket_id)
+            ticket.queue_id = queues[index % 2].id or 0
+            ticket.assignee_id = agent.id if index < 3 else None
+        (await session.get_one(Ticket, ids[0])).status = TicketStatus.RESOLVED
+    first, second = queues[0], queues[1]
+    assert first.id is not None
+    assert second.id is not None
+    everyone = Principal(agent.id, "", "", Role.ADMIN, None)
+    limited = Principal(agent.id, "", "", Role.AGENT, frozenset({second.id}))
+    async with svc.db.read() as session:
+        # ids[0] (first queue, resolved) is not counted; ids[2] first queue, ids[1] and ids[3]
+        # the second; all but ids[3] are the agent's.
+        counts = await open_counts(session, everyone)
+        assert counts.by_queue == {first.slug: 1, second.slug: 2}
+        assert (counts.total, counts.unassigned, counts.mine) == (3, 1, 2)
+        counts = await open_counts(session, limited, queues)
+        assert counts.by_queue == {second.slug: 2}
+        assert (counts.total, counts.unassigned, counts.mine) == (2, 1, 1)
+        other = Principal(agent.id + 1000, "", "", Role.AGENT, None)
+        assert (await open_counts(session, other)).mine == 0
