@@ -261,7 +261,12 @@
         slaTimer = null;
         fetchHtml("/tickets/" + encodeURIComponent(reference) + "/sla").then(function (html) {
           var current = document.getElementById("sla-details");
-          if (html && current) { current.replaceWith(element(html)); }
+          if (!html || !current) { return; }
+          var fresh = element(html);
+          current.replaceWith(fresh);
+          // The ticket's next due time moves with its clock: the details list follows.
+          var due = document.getElementById("detail-due");
+          if (due && fresh.dataset && fresh.dataset.due) { due.textContent = fresh.dataset.due; }
         });
       }, 300);
     };

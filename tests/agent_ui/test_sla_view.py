@@ -140,6 +140,10 @@ def test_the_ticket_page_shows_the_clock_and_why_the_ticket_is_here(sqlite_ws: W
     assert _badges(piece.text) == {pothole: ("paused", "Paused, waiting on resident")}
     assert "<dt>Paused</dt><dd>Since <time" in piece.text
     assert "Paused, waiting on resident<br>Target 1 h" in piece.text
+    # It carries the ticket's next due time, for the details list the page keeps beside it.
+    shown_due = re.search(r'<dd id="detail-due">([^<]*)</dd>', page.text)
+    assert shown_due is not None
+    assert re.search(r'<div id="sla-details" class="sla-details" data-due="[-\d: —]+">', piece.text)
 
     # Resolved within the hour: every target met, though no written reply was sent.
     assert ws.post(f"/tickets/{pothole}/update", ana, {"status": "resolved"}).status_code == 303
