@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agent_ui.sla_view import sla_views
 from agent_ui.views import fragment, page, render
 from carecentre.access import Principal
 from carecentre.api.serialize import summaries
@@ -20,6 +19,7 @@ from carecentre.contract import Channel
 from carecentre.models import Agent, Queue
 from carecentre.services import services
 from carecentre.sessions import SignedIn
+from carecentre.sla_view import sla_views
 from carecentre.states import OPEN_STATUSES, TicketStatus
 from carecentre.ticket_search import InvalidFilter, TicketFilters, find_tickets, open_counts
 from carecentre.tickets import get_by_reference

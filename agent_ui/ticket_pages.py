@@ -8,13 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agent_ui.sla_view import route_of, routed_by, sla_views
 from agent_ui.views import fragment, not_found, page, render
 from carecentre.api.serialize import messages_out, summaries
 from carecentre.coltypes import utcnow
 from carecentre.models import Agent, Contact, Message, Queue, Ticket
 from carecentre.services import services
 from carecentre.sessions import SignedIn
+from carecentre.sla_view import route_of, routed_by, sla_views
 from carecentre.states import Priority, Resolution, TicketStatus, ticket_targets
 from carecentre.tickets import get_by_reference
 from carecentre.timeline import Entry, contact_timeline, reply_options

@@ -103,16 +103,13 @@ def set_delivery(
         message.delivered_at = now
         message.sent_at = message.sent_at or now
     ticket = session.get_one(Ticket, message.ticket_id)
-    events.record_sync(
+    _status_event(
         session,
-        "message.status",
-        {
-            "reference": ticket.reference,
-            "message_id": message.id,
-            "delivery_status": status.value,
-            "error": message.delivery_error,
-            "code": message.delivery_code,
-        },
+        status,
+        reference=ticket.reference,
+        message_id=message.id,
+        error=message.delivery_error,
+        code=message.delivery_code,
         ticket_id=ticket.id,
         queue_id=ticket.queue_id,
     )
@@ -188,18 +185,42 @@ def _changes(
     return changes
 
 
-def _announce(session: Session, row: Row[Any], status: DeliveryStatus) -> None:
-    """The ``message.status`` event for a message just moved (``row``: see ``_RETURNING``)."""
+def _status_event(
+    session: Session,
+    status: DeliveryStatus,
+    *,
+    reference: str,
+    message_id: int | None,
+    error: str | None,
+    code: str | None,
+    ticket_id: int | None,
+    queue_id: int | None,
+) -> None:
+    """The ``message.status`` event the dashboards show a delivery tick (or failure) from."""
     events.record_sync(
         session,
         "message.status",
         {
-            "reference": row.reference,
-            "message_id": row.id,
+            "reference": reference,
+            "message_id": message_id,
             "delivery_status": status.value,
-            "error": row.delivery_error,
-            "code": row.delivery_code,
+            "error": error,
+            "code": code,
         },
+        ticket_id=ticket_id,
+        queue_id=queue_id,
+    )
+
+
+def _announce(session: Session, row: Row[Any], status: DeliveryStatus) -> None:
+    """The ``message.status`` event for a message just moved (``row``: see ``_RETURNING``)."""
+    _status_event(
+        session,
+        status,
+        reference=row.reference,
+        message_id=row.id,
+        error=row.delivery_error,
+        code=row.delivery_code,
         ticket_id=row.ticket_id,
         queue_id=row.queue_id,
     )

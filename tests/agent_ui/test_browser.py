@@ -4,7 +4,6 @@ tick, two agents claiming at once, a cut socket, the keyboard alone, and axe-cor
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import select
 
 from agent_ui.plugin import plugin as agent_ui
@@ -25,7 +24,10 @@ from carecentre.states import Role
 from channels.sms.plugin import plugin as sms
 from channels.sms.signature import sign
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
-from tests.support.browser import CHROMIUM_ARGS, REQUIRE_BROWSER, axe_violations, chromium_path
+from tests.support.browser import (
+    axe_violations,
+    module_chromium,
+)
 from tests.support.live_server import LiveServer, free_socket, live_server, live_settings
 from tests.support.tcp_proxy import TcpProxy
 
@@ -102,24 +104,8 @@ def _eventually(fn: Callable[[], str | None], timeout: float = 10.0) -> str | No
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for this module only. While Playwright's sync API runs, its loop counts as this
-    thread's running loop, so asyncio.run() (the database fixtures, async tests) would fail;
-    the loop marker it may leave behind is cleared too. Request ``site`` first."""
-    executable = chromium_path()
-    if executable is None:
-        reason = "headless Chromium is not installed (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                yield launched
-            finally:
-                launched.close()
-    finally:
-        asyncio._set_running_loop(None)
+    """Chromium for this module only: request ``site`` first (see ``module_chromium``)."""
+    yield from module_chromium()
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ without moving focus; the queue and the ticket page pass axe-core."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from agent_ui.plugin import plugin as agent_ui
 from carecentre.contract import Channel, InboundMessage
@@ -20,7 +19,10 @@ from carecentre.rules_store import save_rule
 from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
 from carecentre.states import Role
-from tests.support.browser import CHROMIUM_ARGS, REQUIRE_BROWSER, axe_violations, chromium_path
+from tests.support.browser import (
+    axe_violations,
+    module_chromium,
+)
 from tests.support.live_server import LiveServer, free_socket, live_server, live_settings
 from tests.support.sla_clocks import age, sla_on
 
@@ -33,23 +35,8 @@ AGENT = "al@city.example"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Chromium for this module only (see tests/agent_ui/test_browser.py for why not the
-    session's): request ``site`` first, so the database is ready before Playwright's loop."""
-    executable = chromium_path()
-    if executable is None:
-        reason = "headless Chromium is not installed (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                yield launched
-            finally:
-                launched.close()
-    finally:
-        asyncio._set_running_loop(None)
+    """Chromium for this module only: request ``site`` first (see ``module_chromium``)."""
+    yield from module_chromium()
 
 
 @pytest.fixture

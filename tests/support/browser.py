@@ -67,6 +67,29 @@ class _Session:
             cls.manager = cls.browser = cls.loop = None
 
 
+def module_chromium() -> Iterator[Browser]:
+    """Chromium for one test module (a module-scoped ``browser`` fixture yields from this), for
+    modules whose live server must start before Playwright's loop: request ``site`` first.
+
+    While Playwright's sync API runs, its loop counts as this thread's running loop, so
+    asyncio.run() (the database fixtures, async tests) would fail; the loop marker it may leave
+    behind is cleared at the end.
+    """
+    executable = chromium_path()
+    if executable is None:
+        _unavailable("headless Chromium is not installed (apt-get install chromium)")
+        return
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                yield launched
+            finally:
+                launched.close()
+    finally:
+        asyncio._set_running_loop(None)
+
+
 @pytest.fixture(name="browser")
 def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     """Headless Chromium, launched once per run and shared; each test opens its own context.

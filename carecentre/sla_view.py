@@ -1,4 +1,4 @@
-"""What the agents' pages show of a ticket's SLA clock, and of why it landed in its queue.
+"""A ticket's SLA state as agents see it, and why it landed in its queue.
 
 The state is read from the clock's due and at-risk instants (:mod:`carecentre.sla`) and the
 ticket's own status at the moment the page is drawn, the same way the wallboard counts:
