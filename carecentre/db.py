@@ -189,6 +189,12 @@ class _GroupWriter:
         self.engine.dispose()
 
 
+def _unheard(work: asyncio.Future[Any]) -> None:
+    """A unit of work whose caller was cancelled: its failure is logged, not lost."""
+    if not work.cancelled() and work.exception() is not None:
+        log.error("a unit of work failed after its caller had gone", exc_info=work.exception())
+
+
 class Database:
     """Engines and sessions for one database URL. Created in the app's lifespan, never at import."""
 
@@ -210,6 +216,8 @@ class Database:
             )
             self.reader = self.writer
             self._write_lock = None
+        # Units of work running on PostgreSQL, finished before the engine is disposed.
+        self._working: set[asyncio.Future[Any]] = set()
 
     @property
     def is_sqlite(self) -> bool:
@@ -243,15 +251,28 @@ class Database:
         """
         if self._group is not None:
             return await self._group.submit(fn, recover)
+        # As on SQLite, where the writer thread finishes what it started: a caller that is
+        # cancelled (a socket closing, a server stopping) must not cut a transaction in the
+        # middle, which could leave a connection idle in it, holding its locks.
+        work = asyncio.ensure_future(self._run_async(fn, recover))
+        self._working.add(work)
+        work.add_done_callback(self._working.discard)
         try:
-            return await self._run_async(fn)
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            work.add_done_callback(_unheard)
+            raise
+
+    async def _run_async(self, fn: Callable[[Session], T], recover: Recover[T] | None) -> T:
+        try:
+            return await self._run_once(fn)
         except Exception as error:
             if recover is None:
                 raise
             failure = error
-        return await self._run_async(lambda session: recover(session, failure))
+        return await self._run_once(lambda session: recover(session, failure))
 
-    async def _run_async(self, fn: Callable[[Session], T]) -> T:
+    async def _run_once(self, fn: Callable[[Session], T]) -> T:
         async with AsyncSession(self.writer, expire_on_commit=False) as session:
             async with session.begin():
                 return await session.run_sync(fn)
@@ -264,6 +285,8 @@ class Database:
                 yield session
 
     async def dispose(self) -> None:
+        if self._working:
+            await asyncio.wait(set(self._working), timeout=30)
         if self._group is not None:
             await self._group.close()
         await self.writer.dispose()
