@@ -4,12 +4,11 @@ real sign-in form, and tickets ingested through the real pipeline."""
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx2
 import pytest
@@ -17,19 +16,16 @@ from starlette.testclient import TestClient
 
 from agent_ui.plugin import plugin
 from carecentre.app import create_app
-from carecentre.contract import Channel, InboundAttachment, InboundMessage
-from carecentre.ingest import IngestResult
 from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
 from carecentre.sessions import SECURE_COOKIE
 from carecentre.settings import Settings
 from carecentre.states import Role
 from tests.conftest import make_settings
+from tests.support.app_client import AppClient
 
-T = TypeVar("T")
 PASSWORD = "a-long-enough-password"
 BASE = "https://carecentre.test"
-_ids = itertools.count(1)
 _CSRF = re.compile(r'data-csrf="([0-9a-f]+)"')
 _FORM_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -49,19 +45,7 @@ class Agent:
 
 
 @dataclass
-class Workspace:
-    client: TestClient
-
-    @property
-    def services(self) -> Services:
-        found = self.client.app.state.services  # type: ignore[attr-defined]
-        assert isinstance(found, Services)
-        return found
-
-    def run(self, fn: Callable[[Services], Awaitable[T]]) -> T:
-        assert self.client.portal is not None
-        return self.client.portal.call(fn, self.services)
-
+class Workspace(AppClient):
     def add_agent(
         self,
         email: str,
@@ -149,45 +133,6 @@ class Workspace:
         return self.client.post(
             path, data=fields, headers=headers, follow_redirects=False, **kwargs
         )
-
-    def ingest(self, message: InboundMessage) -> IngestResult:
-        async def go(svc: Services) -> IngestResult:
-            return await svc.pipeline.ingest(message)
-
-        return self.run(go)
-
-    def sms(self, body: str, *, sender: str = "+16135550123", queue: str | None = None) -> str:
-        message = InboundMessage(
-            channel=Channel.SMS,
-            external_id=f"SM{next(_ids):032d}",
-            sender=sender,
-            body_text=body,
-            thread_by_contact=True,
-            queue_hint=queue,
-        )
-        return self.ingest(message).reference
-
-    def email(
-        self,
-        subject: str,
-        body: str = "Hello,",
-        *,
-        sender: str = "resident@example.org",
-        name: str | None = None,
-        queue: str | None = None,
-        attachments: tuple[InboundAttachment, ...] = (),
-    ) -> str:
-        message = InboundMessage(
-            channel=Channel.EMAIL,
-            external_id=f"<{next(_ids)}@example.org>",
-            sender=sender,
-            sender_name=name,
-            subject=subject,
-            body_text=body,
-            queue_hint=queue,
-            attachments=attachments,
-        )
-        return self.ingest(message).reference
 
 
 def open_workspace(settings: Settings) -> Iterator[Workspace]:

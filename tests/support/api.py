@@ -6,12 +6,11 @@ OpenAPI document the app serves.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx2
 import jsonschema
@@ -21,17 +20,14 @@ from starlette.testclient import TestClient
 
 from carecentre.app import create_app
 from carecentre.coltypes import utcnow
-from carecentre.contract import Channel, IdentityKind, InboundAttachment, InboundMessage
-from carecentre.ingest import IngestResult
+from carecentre.contract import IdentityKind
 from carecentre.models import Agent, ApiToken, ContactIdentity, Event, Message, OutboxItem, Ticket
 from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
 from carecentre.settings import Settings
 from carecentre.states import Role
 from carecentre.tokens import create_token, digest
-
-_T = TypeVar("_T")
-_ids = itertools.count(1)
+from tests.support.app_client import AppClient
 
 ADMIN_EMAIL = "admin@city.example"
 PREFIX = "/api/v1"
@@ -93,25 +89,13 @@ def _json(request: httpx2.Request) -> object:
 
 
 @dataclass
-class Api:
+class Api(AppClient):
     """A running app, its TestClient, an admin's bearer token, and the OpenAPI validator that
     every response going through :meth:`request` is checked with."""
 
-    client: TestClient
     token: str
     admin_id: int
     openapi: OpenApiValidator
-
-    @property
-    def services(self) -> Services:
-        found = self.client.app.state.services  # type: ignore[attr-defined]
-        assert isinstance(found, Services)
-        return found
-
-    def run(self, fn: Callable[[Services], Awaitable[_T]]) -> _T:
-        """Run ``fn(services)`` on the app's event loop."""
-        assert self.client.portal is not None
-        return self.client.portal.call(fn, self.services)
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
@@ -172,47 +156,6 @@ class Api:
                 assert agent.id is not None
                 token = await create_token(session, agent_id=agent.id, name="test")
                 return agent.id, token
-
-        return self.run(go)
-
-    def sms(self, body: str, *, sender: str = "+16135550123", queue: str | None = None) -> str:
-        """Ingest a text message; returns its ticket's reference."""
-        message = InboundMessage(
-            channel=Channel.SMS,
-            external_id=f"SM{next(_ids):032d}",
-            sender=sender,
-            body_text=body,
-            thread_by_contact=True,
-            queue_hint=queue,
-        )
-        return self.ingest(message).reference
-
-    def email(
-        self,
-        subject: str,
-        body: str = "Hello,",
-        *,
-        sender: str = "resident@example.org",
-        name: str | None = None,
-        queue: str | None = None,
-        attachments: tuple[InboundAttachment, ...] = (),
-    ) -> str:
-        """Ingest an email that opens a new ticket; returns its reference."""
-        message = InboundMessage(
-            channel=Channel.EMAIL,
-            external_id=f"<{next(_ids)}@example.org>",
-            sender=sender,
-            sender_name=name,
-            subject=subject,
-            body_text=body,
-            queue_hint=queue,
-            attachments=attachments,
-        )
-        return self.ingest(message).reference
-
-    def ingest(self, message: InboundMessage) -> IngestResult:
-        async def go(svc: Services) -> IngestResult:
-            return await svc.pipeline.ingest(message)
 
         return self.run(go)
 

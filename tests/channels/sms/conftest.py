@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx2
@@ -29,8 +29,7 @@ from carecentre.twilio.signature import sign
 from channels.sms.plugin import plugin
 from tests.conftest import make_settings
 from tests.fakes.twilio_api import FakeTwilioApi
-
-_T = TypeVar("_T")
+from tests.support.app_client import AppClient
 
 INBOUND = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/sms/status"
@@ -69,24 +68,12 @@ def inbound_fields(
 
 
 @dataclass
-class SmsApp:
+class SmsApp(AppClient):
     """The app with the SMS plugin behind a TestClient, a fake Twilio, and an admin token."""
 
-    client: TestClient
     twilio: FakeTwilioApi
     settings: Settings
     token: str
-
-    @property
-    def services(self) -> Services:
-        found = self.client.app.state.services  # type: ignore[attr-defined]
-        assert isinstance(found, Services)
-        return found
-
-    def run(self, fn: Callable[[Services], Awaitable[_T]]) -> _T:
-        """Run ``fn(services)`` on the app's event loop."""
-        assert self.client.portal is not None
-        return self.client.portal.call(fn, self.services)
 
     # -- webhooks, signed as Twilio signs them ----------------------------------------------
 

@@ -8,11 +8,11 @@ import contextlib
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -33,8 +33,7 @@ from channels.voice.plugin import make_plugin
 from tests.channels.voice.twiml_rules import check_twiml
 from tests.conftest import make_settings
 from tests.fakes.twilio_api import FakeTwilioApi
-
-_T = TypeVar("_T")
+from tests.support.app_client import AppClient
 
 TORONTO = ZoneInfo("America/Toronto")
 CITY_NUMBER = "+16135550100"
@@ -100,23 +99,12 @@ class Clock:
 
 
 @dataclass
-class VoiceApp:
-    client: TestClient
+class VoiceApp(AppClient):
     twilio: FakeTwilioApi
     settings: Settings
     token: str
     clock: Clock
     answers: list[Twiml] = field(default_factory=list)
-
-    @property
-    def services(self) -> Services:
-        found = self.client.app.state.services  # type: ignore[attr-defined]
-        assert isinstance(found, Services)
-        return found
-
-    def run(self, fn: Callable[[Services], Awaitable[_T]]) -> _T:
-        assert self.client.portal is not None
-        return self.client.portal.call(fn, self.services)
 
     def post(
         self, url: str, fields: dict[str, str], *, signature: str | None = ""
