@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx2
 import jsonschema
-from sqlalchemy import func, update
-from sqlmodel import SQLModel, col, select
+from sqlalchemy import update
+from sqlmodel import col
 from starlette.testclient import TestClient
 
 from carecentre.app import create_app
@@ -186,16 +186,6 @@ class Api(AppClient):
 
     def deactivate(self, agent_id: int) -> None:
         self.execute(update(Agent).where(col(Agent.id) == agent_id).values(active=False))
-
-    def count(self, model: type[SQLModel]) -> int:
-        async def go(svc: Services) -> int:
-            async with svc.db.read() as session:
-                return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-        return self.run(go)
-
-    def counts(self, *models: type[SQLModel]) -> dict[str, int]:
-        return {model.__name__: self.count(model) for model in models}
 
 
 @contextlib.contextmanager

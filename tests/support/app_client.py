@@ -6,12 +6,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlmodel import SQLModel, col, func, select
 from starlette.testclient import TestClient
 
 from carecentre.contract import Channel, InboundAttachment, InboundMessage
 from carecentre.ingest import IngestResult
+from carecentre.models import Message, RawInbound, Ticket
 from carecentre.services import Services
 
 T = TypeVar("T")
@@ -73,3 +75,40 @@ class AppClient:
             attachments=attachments,
         )
         return self.ingest(message).reference
+
+    # -- the database, read directly ----------------------------------------------------------
+
+    def count(self, model: type[SQLModel]) -> int:
+        async def go(svc: Services) -> int:
+            async with svc.db.read() as session:
+                return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+        return self.run(go)
+
+    def counts(self, *models: type[SQLModel]) -> dict[str, int]:
+        return {model.__name__: self.count(model) for model in models}
+
+    def rows(self, model: type[Any], *where: Any) -> list[Any]:
+        """The rows of ``model`` matching ``where``, in the order they were written."""
+
+        async def go(svc: Services) -> list[Any]:
+            async with svc.db.read() as session:
+                query = select(model).where(*where)
+                key = getattr(model, "id", None) or getattr(model, "seq", None)
+                if key is not None:
+                    query = query.order_by(col(key))
+                return list(await session.scalars(query))
+
+        return self.run(go)
+
+    def raws(self) -> list[RawInbound]:
+        rows: list[RawInbound] = self.rows(RawInbound)
+        return rows
+
+    def messages(self, *where: Any) -> list[Message]:
+        rows: list[Message] = self.rows(Message, *where)
+        return rows
+
+    def tickets(self) -> list[Ticket]:
+        rows: list[Ticket] = self.rows(Ticket)
+        return rows

@@ -14,12 +14,9 @@ from urllib.parse import urlencode
 
 import httpx2
 import pytest
-from sqlalchemy import func
-from sqlmodel import SQLModel, col, select
 from starlette.testclient import TestClient
 
 from carecentre.app import create_app
-from carecentre.models import Message, RawInbound, Ticket
 from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
 from carecentre.settings import Settings
@@ -176,39 +173,6 @@ class SmsApp(AppClient):
         return self.ticket(item["reference"])
 
     # -- the database, read directly ----------------------------------------------------------
-
-    def count(self, model: type[SQLModel]) -> int:
-        async def go(svc: Services) -> int:
-            async with svc.db.read() as session:
-                return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-        return self.run(go)
-
-    def counts(self, *models: type[SQLModel]) -> dict[str, int]:
-        return {model.__name__: self.count(model) for model in models}
-
-    def rows(self, model: type[Any], *where: Any) -> list[Any]:
-        async def go(svc: Services) -> list[Any]:
-            async with svc.db.read() as session:
-                query = select(model).where(*where)
-                key = getattr(model, "id", None) or getattr(model, "seq", None)
-                if key is not None:
-                    query = query.order_by(col(key))
-                return list(await session.scalars(query))
-
-        return self.run(go)
-
-    def raws(self) -> list[RawInbound]:
-        rows: list[RawInbound] = self.rows(RawInbound)
-        return rows
-
-    def messages(self, *where: Any) -> list[Message]:
-        rows: list[Message] = self.rows(Message, *where)
-        return rows
-
-    def tickets(self) -> list[Ticket]:
-        rows: list[Ticket] = self.rows(Ticket)
-        return rows
 
     def dispatch(self) -> int:
         """One pass of the outbox dispatcher (the tests run it; the background one is off)."""

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 import httpx2
 import pytest
-from sqlmodel import SQLModel, col, select
+from sqlmodel import select
 from starlette.testclient import TestClient
 
 from carecentre.app import create_app
-from carecentre.models import Agent, Attachment, Message, RawInbound, Ticket
+from carecentre.models import Agent, Attachment
 from carecentre.seed import add_agent, ensure_queues
 from carecentre.services import Services
 from carecentre.settings import Settings
@@ -147,32 +147,6 @@ class VoiceApp(AppClient):
         assert response.status_code == 200, response.text
         found: dict[str, Any] = response.json()
         return found
-
-    def rows(self, model: type[Any], *where: Any) -> list[Any]:
-        async def go(svc: Services) -> list[Any]:
-            async with svc.db.read() as session:
-                query = select(model).where(*where)
-                key = getattr(model, "id", None)
-                if key is not None:
-                    query = query.order_by(col(key))
-                return list(await session.scalars(query))
-
-        return self.run(go)
-
-    def tickets(self) -> list[Ticket]:
-        rows: list[Ticket] = self.rows(Ticket)
-        return rows
-
-    def messages(self, *where: Any) -> list[Message]:
-        rows: list[Message] = self.rows(Message, *where)
-        return rows
-
-    def raws(self) -> list[RawInbound]:
-        rows: list[RawInbound] = self.rows(RawInbound)
-        return rows
-
-    def count(self, model: type[SQLModel]) -> int:
-        return len(self.rows(model))
 
     def wait_for_attachment(self, timeout: float = 5.0) -> Attachment:
         """The voicemail's recording, once the background fetcher has it (bounded wait)."""
