@@ -7,7 +7,9 @@ Search is a case-insensitive substring match over subjects, references, resident
 addresses and every message body. Over millions of messages it goes through the search indexes
 of migration 0008_search (SQLite FTS5 trigram tables, PostgreSQL pg_trgm indexes), one per part
 of a ticket. Each index is first asked how many of its rows match, counting no further than
-:data:`INDEXED_HITS`. When every part matches fewer rows, the indexes find the matching tickets
+:data:`INDEXED_HITS`; the bodies' index, by far the largest, only when no other part is common
+(a common part means a scan, in which the bodies are tested as well). When every part matches
+fewer rows, the indexes find the matching tickets
 directly and the page is those tickets in the list's order. A part matching more rows (a common
 word) would return too many to sort: the tickets are then read in the list's order, testing
 that part with ``LIKE`` and the others against what their indexes found, until the page is
@@ -199,7 +201,7 @@ def search_clause(text: str, *, sqlite: bool = False, ticket: Any = Ticket) -> A
 class IndexedMatches:
     """What the search indexes found for a text: the tickets and contacts matching it in the
     parts whose index holds at most the limit of matching rows, and the ``common`` parts,
-    whose index holds more: only those need testing ticket by ticket."""
+    whose index holds more (or was not asked): only those need testing ticket by ticket."""
 
     tickets: frozenset[int]
     contacts: frozenset[int]
@@ -252,6 +254,24 @@ _POSTGRES_INDEXES = {
     ),
 }
 _CONTACT_PARTS = (NAME, ADDRESS)
+_SMALL_PARTS = (SUBJECT, NAME, ADDRESS)
+
+
+async def _counts(
+    session: AsyncSession,
+    indexes: Mapping[str, tuple[str, str]],
+    parts: Iterable[str],
+    params: Mapping[str, Any],
+) -> dict[str, int]:
+    """How many rows of each part's index match (counting stops at ``:n``), in one statement."""
+    asked = list(parts)
+    # Every name below is one of this module's constants: nothing comes from outside.
+    counting = ", ".join(
+        f"(SELECT count(*) FROM ({indexes[part][0]} LIMIT :n) AS {part})"  # noqa: S608
+        for part in asked
+    )
+    row = (await session.execute(sql(f"SELECT {counting}"), params)).one()
+    return {part: int(count) for part, count in zip(asked, row, strict=True)}
 
 
 async def index_lookup(
@@ -267,15 +287,15 @@ async def index_lookup(
     else:
         # Backslash is PostgreSQL's default LIKE escape, the one _like_pattern uses.
         query, indexes = _like_pattern(text), _POSTGRES_INDEXES
-    # Every name below is one of this module's constants: nothing comes from outside.
-    counting = ", ".join(
-        f"(SELECT count(*) FROM ({rows} LIMIT :n) AS {part})"  # noqa: S608
-        for part, (rows, _ids) in indexes.items()
-    )
     params = {"q": query, "n": hits + 1}
-    counts = (await session.execute(sql(f"SELECT {counting}"), params)).one()
-    common = {part for part, count in zip(indexes, counts, strict=True) if count > hits}
-    few = [part for part, count in zip(indexes, counts, strict=True) if 0 < count <= hits]
+    counts = await _counts(session, indexes, _SMALL_PARTS, params)
+    if all(count <= hits for count in counts.values()):
+        counts.update(await _counts(session, indexes, (BODY,), params))
+    # A part not asked is tested ticket by ticket, as a common one: once any part is common the
+    # tickets are read in order anyway, and the bodies' index, the largest by far, would cost
+    # more to ask (PostgreSQL reads every candidate row of a common word) than to skip.
+    common = {part for part in indexes if counts.get(part, hits + 1) > hits}
+    few = [part for part, count in counts.items() if 0 < count <= hits]
     tickets: set[int] = set()
     contacts: set[int] = set()
     if few:

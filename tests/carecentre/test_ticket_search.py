@@ -159,10 +159,11 @@ async def test_common_parts_alone_are_tested_ticket_by_ticket(svc: Services) -> 
     await _searched(svc)
     async with svc.db.read() as session:
         sqlite = session.get_bind().dialect.name == "sqlite"
-        # "resident.example": in two addresses only; "rue": in a subject, a body and an address.
+        # "resident.example": in two addresses only, so common there; the bodies' index is
+        # then not asked, and the bodies are tested ticket by ticket as well.
         found = await index_lookup(session, "resident.example", hits=1)
         assert found is not None
-        assert found.common == {"address"}
+        assert found.common == {"address", "body"}
         found = await index_lookup(session, "Okafor", hits=1)
         assert found is not None
         assert not found.common
@@ -194,11 +195,11 @@ async def test_a_search_mixing_indexed_and_common_parts_pages_in_order(
         async with svc.db.read() as session:
             found = await index_lookup(session, text, hits=hits)
             assert found is not None
-            # hits=1: "rue" is common in subjects (tested ticket by ticket), found once in a
-            # body (tested against the ticket the index found).
+            # hits=1: "rue" is common in subjects, so the tickets are read in order, and its
+            # one body is tested there too rather than asked of the bodies' index.
             if hits == 1 and text == "rue":
-                assert found.common == {"subject"}
-                assert found.tickets
+                assert found.common == {"subject", "body"}
+                assert not found.tickets
             expected = await _by_scan(session, text)
             everything, more = await find_tickets(session, everyone, filters, hits=hits)
             assert {t.id for t in everything} == expected, (hits, text)
@@ -214,6 +215,35 @@ async def test_a_search_mixing_indexed_and_common_parts_pages_in_order(
                     break
                 after = paging.next_values("due", page[-1])
             assert walked == [t.id for t in everything], (hits, text)
+
+
+async def test_the_bodies_index_is_asked_only_when_no_other_part_is_common(
+    svc: Services,
+) -> None:
+    everyone = Principal(0, "", "", Role.ADMIN, None)
+    mail = [
+        ("a@one.example", "The hydrant on Oak leaks", {"subject": "Water"}),
+        ("b@two.example", "Hydrant open again", {"subject": "Street"}),
+        ("c@three.example", "Thank you", {"subject": "Parks", "sender_name": "Ann Hydrant"}),
+        ("d@four.example", "Nothing to see", {"subject": "Other"}),
+    ]
+    ids = []
+    for sender, body, fields in mail:
+        ids.append((await ingest(svc, Channel.EMAIL, sender, body, **fields)).ticket_id)
+    async with svc.db.read() as session:
+        # Common in bodies only: the others' indexes find Ann's ticket, the bodies are scanned.
+        found = await index_lookup(session, "hydrant", hits=1)
+        assert found is not None
+        assert found.common == {"body"}
+        assert found.contacts
+        page, more = await find_tickets(session, everyone, TicketFilters(text="hydrant"), hits=1)
+        assert {t.id for t in page} == set(ids[:3]) == await _by_scan(session, "hydrant")
+        assert not more
+        # Found in no more rows than the limit anywhere: every index is asked.
+        found = await index_lookup(session, "hydrant", hits=2)
+        assert found is not None
+        assert not found.common
+        assert found.tickets == set(ids[:2])
 
 
 async def test_open_counts_are_what_the_principal_may_see(svc: Services) -> None:
