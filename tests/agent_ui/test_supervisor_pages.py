@@ -1,4 +1,5 @@
-"""The supervisors' pages without a browser: who may open them, the wallboard and its fragment,
+"""The supervisors' pages without a browser: who may open them and how they are reached, the
+wallboard and its fragment,
 setting an agent away, bulk reassignment, routing rules in forms (a missing queue or a broken
 file changes nothing), and reports with accessible charts."""
 
@@ -14,7 +15,7 @@ from carecentre.services import Services
 from carecentre.sessions_models import AgentPresence
 from carecentre.states import Role
 from carecentre.supervision_models import RoutingRule
-from tests.agent_ui.conftest import Workspace
+from tests.agent_ui.conftest import Agent, Workspace
 
 PAGES = ("/supervisor", "/supervisor/tickets", "/supervisor/rules", "/supervisor/reports")
 
@@ -28,6 +29,29 @@ def test_agents_are_refused_and_signed_out_browsers_sent_to_sign_in(sqlite_ws: W
         assert refused.status_code == 403, path
         assert "Supervisors only" in refused.text
     assert sqlite_ws.get("/supervisor/board", agent).status_code == 403
+
+
+def test_the_main_navigation_leads_supervisors_and_admins_to_supervision(
+    sqlite_ws: Workspace,
+) -> None:
+    ws = sqlite_ws
+    link = re.compile(r'<a href="/supervisor"(?: aria-current="(\w+)")?>Supervision</a>')
+
+    def current(path: str, browser: Agent) -> str | None:
+        """The link's aria-current on ``path`` (it must be there)."""
+        found = link.search(ws.get(path, browser).text)
+        assert found is not None, path
+        return found.group(1)
+
+    ws.add_agent("a@city.example")
+    assert link.search(ws.get("/", ws.sign_in("a@city.example")).text) is None
+    for email, role in (("s@city.example", Role.SUPERVISOR), ("x@city.example", Role.ADMIN)):
+        ws.add_agent(email, role=role)
+        browser = ws.sign_in(email)
+        assert current("/", browser) is None
+        # The wallboard is the section's page; the other pages are within the section.
+        assert current("/supervisor", browser) == "page"
+        assert current("/supervisor/reports", browser) == "true"
 
 
 def test_the_wallboard_and_its_live_fragment(ws: Workspace) -> None:
