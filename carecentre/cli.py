@@ -29,7 +29,7 @@ class CommandError(Exception):
 
 
 async def _prepare(settings: Settings, *, demo: bool) -> None:
-    from carecentre.demo import load_demo
+    from carecentre.demo import ensure_demo_policies, load_demo
 
     db = Database(settings.resolved_database_url)
     try:
@@ -43,6 +43,8 @@ async def _prepare(settings: Settings, *, demo: bool) -> None:
                 if settings.admin_password
                 else None,
             )
+            if demo:
+                await ensure_demo_policies(session)
     finally:
         await db.dispose()
     if admin.password:

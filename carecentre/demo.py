@@ -1,9 +1,23 @@
-"""Demo tickets for a first look at ``make run``; ingested like any message, so idempotent."""
+"""Demo data for a first look at ``make run``: service-level targets, so that due times and
+SLA states show, and a few tickets, ingested like any message (so loading twice adds nothing)."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import func, select
+
 from carecentre.contract import Channel, InboundMessage
 from carecentre.ingest import Pipeline
+from carecentre.sla import scope_key
+from carecentre.states import Priority
+from carecentre.supervision_models import SlaPolicy
+
+# (priority or None for any, first response, resolution), in business minutes: a reply within a
+# business day and a resolution within a business week; urgent ones within two hours and a day.
+DEMO_POLICIES = (
+    (None, 8 * 60, 5 * 8 * 60),
+    (Priority.URGENT, 2 * 60, 8 * 60),
+)
 
 DEMO_MESSAGES = (
     InboundMessage(
@@ -41,6 +55,24 @@ DEMO_MESSAGES = (
         queue_hint="bylaw",
     ),
 )
+
+
+async def ensure_demo_policies(session: AsyncSession) -> int:
+    """The demo's City-wide SLA policies, unless any policy exists (the City's own are never
+    touched); returns how many were added."""
+    if await session.scalar(select(func.count()).select_from(SlaPolicy)):
+        return 0
+    for priority, first, resolution in DEMO_POLICIES:
+        value = priority.value if priority else None
+        session.add(
+            SlaPolicy(
+                scope=scope_key(None, value),
+                priority=value,
+                first_response_minutes=first,
+                resolution_minutes=resolution,
+            )
+        )
+    return len(DEMO_POLICIES)
 
 
 async def load_demo(pipeline: Pipeline) -> int:
