@@ -115,7 +115,8 @@
         var when = new Date(found.next_open).toLocaleString(lang === "fr" ? "fr-CA" : "en-CA", {
           weekday: "long", hour: "numeric", minute: "2-digit", timeZone: "America/Toronto"
         });
-        text += " " + fmt(t.next_open, { when: when });
+        // "8:30 a.m." ends with its own period: the sentence's is enough.
+        text += " " + fmt(t.next_open, { when: when.replace(/\.$/, "") });
       }
       text += " " + t.offline_offer;
     }

@@ -7,12 +7,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from carecentre.hours import BusinessCalendar, OpenSpan
 from tests.channels.webchat.conftest import Chat, open_chat
 from tests.support.browser import axe_violations
 from tests.support.browser import browser as browser_fixture  # noqa: F401
@@ -157,3 +160,24 @@ def test_the_chat_page_is_accessible_and_reflows(
     other = "fr" if language == "en" else "en"
     expect(page.locator(f"a[hreflang={other}]")).to_have_attribute("lang", other)
     context.close()
+
+
+def test_out_of_hours_the_page_says_when_customer_care_opens_again(
+    tmp_path: Path, sqlite_url: str, browser: Browser
+) -> None:
+    # Open one minute a day, two hours from now: closed now whatever the hour of the test run.
+    now = datetime.now(ZoneInfo("America/Toronto"))
+    opens = timedelta(hours=(now.hour + 2) % 24, minutes=now.minute)
+    if opens >= timedelta(hours=23, minutes=59):
+        opens -= timedelta(minutes=5)
+    span = OpenSpan(opens, opens + timedelta(minutes=1))
+    calendar = BusinessCalendar(weekly=((span,),) * 7, holidays=None)
+    with open_chat(tmp_path, sqlite_url, calendar=calendar) as chat:
+        page = browser.new_page(base_url=chat.server.url)
+        page.set_default_timeout(WAIT)
+        page.goto("/chat?lang=en")
+        text = page.locator("#chat-availability-text")
+        expect(text).to_contain_text("We open again")
+        # The time ("8:30 a.m.") ends the sentence: one period, not two.
+        assert ".." not in text.inner_text()
+        page.close()
