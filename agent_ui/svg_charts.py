@@ -7,6 +7,7 @@ the same numbers in a table beside it, for anyone who would rather read them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -17,23 +18,30 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 16, 30, 44
 INK, BAR, GRID = "#1b1b1b", "#12355b", "#9aa3ad"
 
 
-def _nice_top(value: float) -> float:
-    """A round number at or above ``value`` for the top of the scale."""
+def _nice_top(value: float, *, whole: bool = False) -> float:
+    """The top of the scale: four equal steps of a round size (1, 2, 3 or 5 times a power of
+    ten) reaching ``value``, so that every grid line is a round number (up to 4 tickets: 1, 2,
+    3, 4; never 1.25 or 3.75). ``whole``: the values are counts, so no step is under 1."""
     if value <= 0:
-        return 1.0
-    step = 1.0
-    while step * 10 <= value:
-        step *= 10
-    for factor in (1, 2, 2.5, 5, 10):
-        if step * factor >= value:
-            return step * factor
-    return step * 10
+        return 4.0
+    base = 10.0 ** math.floor(math.log10(value / 4))
+    if whole:
+        base = max(base, 1.0)
+    for size in (base, base * 10):
+        for factor in (1, 2, 3, 5):
+            if size * factor * 4 >= value:
+                return size * factor * 4
+    return base * 400  # not reached: 10 times the base, four times, is at least the value
+
+
+def _scale(values: Sequence[float]) -> float:
+    return _nice_top(max(values, default=0), whole=all(float(v).is_integer() for v in values))
 
 
 def _number(value: float) -> str:
     if value >= 100 or value == int(value):
         return f"{value:,.0f}"
-    return f"{value:,.2f}".rstrip("0")
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _frame(chart_id: str, title: str, desc: str, top: float, unit: str) -> list[str]:
@@ -74,7 +82,7 @@ def bar_chart(
     chart_id: str, title: str, desc: str, labels: Sequence[str], values: Sequence[float], unit: str
 ) -> Markup:
     """Vertical bars, one per label."""
-    top = _nice_top(max(values, default=0))
+    top = _scale(values)
     parts = _frame(chart_id, title, desc, top, unit)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(values), 1)
@@ -96,7 +104,7 @@ def line_chart(
     chart_id: str, title: str, desc: str, labels: Sequence[str], values: Sequence[float], unit: str
 ) -> Markup:
     """One line through the values, with a dot on each when there are few."""
-    top = _nice_top(max(values, default=0))
+    top = _scale(values)
     parts = _frame(chart_id, title, desc, top, unit)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(values) - 1, 1)
