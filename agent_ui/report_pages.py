@@ -15,15 +15,13 @@ from starlette.routing import Route
 
 from agent_ui.supervisor_pages import SECTIONS, supervisors
 from agent_ui.svg_charts import bar_chart, line_chart
-from agent_ui.views import render
+from agent_ui.views import CHANNEL_NAMES, render
 from carecentre.api.boards import report_for
 from carecentre.contract import Channel
 from carecentre.models import Queue
 from carecentre.reports import InvalidReport
 from carecentre.services import services
 from carecentre.sessions import SignedIn
-
-CHANNEL_NAMES = {"email": "Email", "sms": "Text (SMS)", "voice": "Phone", "chat": "Chat"}
 
 
 def _short(day: str) -> str:

@@ -57,6 +57,16 @@ def when(value: datetime | None) -> str:
     return value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
 
 
+# What each channel is called on the pages.
+CHANNEL_NAMES = {"email": "Email", "sms": "Text (SMS)", "voice": "Phone", "chat": "Chat"}
+
+
+def channel_name(value: object) -> str:
+    """A channel (or its value) as people call it: "Text (SMS)", not "sms"."""
+    key = str(getattr(value, "value", value))
+    return CHANNEL_NAMES.get(key, key)
+
+
 @functools.cache
 def environment() -> Environment:
     env = Environment(
@@ -70,6 +80,7 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["when"] = when
+    env.filters["channel_name"] = channel_name
     return env
 
 

@@ -4,6 +4,7 @@ form shows the reason, keeps what was typed, and stores nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func
@@ -77,6 +78,7 @@ def test_the_whole_story_across_channels_and_earlier_tickets(ws: Workspace) -> N
     assert text.index("The streetlight on Elm is out") < text.index("It is out again")
     assert f'on ticket <a href="/tickets/{texted}">' in text
     assert "Text message to +16135550123" in page.text  # a call is answered by text
+    assert re.search(r"<dt>Opened</dt><dd>[^<]* by Phone</dd>", page.text)
 
 
 def test_a_reply_goes_to_the_chosen_address_and_shows_its_delivery(ws: Workspace) -> None:
