@@ -25,6 +25,11 @@ def test_filters_and_search_use_the_same_rules_as_the_api(ws: Workspace) -> None
         return _references(page.text)
 
     assert sorted(shown("")) == sorted([roads, waste])
+    # Channels go by the names people use, in the filter and in the rows.
+    page = ws.get("/", ana).text
+    assert '<option value="sms">Text (SMS)</option>' in page
+    assert '<option value="voice">Phone</option>' in page
+    assert '<td data-label="Channel">Text (SMS)</td>' in page
     assert shown("?queue=roads") == [roads]
     assert shown("?channel=email") == [waste]
     assert shown("?assignee=me") == [roads]
