@@ -28,6 +28,7 @@ from carecentre.api.errors import (
 from carecentre.api.openapi import build as build_api_document
 from carecentre.api.openapi import openapi
 from carecentre.attachments import AttachmentStore
+from carecentre.backlog import Backlog
 from carecentre.contract import Sender
 from carecentre.db import Database
 from carecentre.delivery import DeliveryReports
@@ -99,6 +100,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         residents=Residents(db, bus, region=settings.default_region),
         delivery=DeliveryReports(db, bus),
         fetches=AttachmentFetches(db, bus, store),
+        backlog=Backlog(pipeline, quiet=settings.ingest_quiet, max_delay=settings.ingest_max_delay),
         calendar=calendar,
         supervision=supervision,
     )
@@ -129,6 +131,9 @@ async def running(
                     await stack.enter_async_context(plugin.lifespan(svc))
             await svc.bus.start()
             stack.push_async_callback(svc.bus.stop)
+            svc.backlog.start()
+            # Stopped before the bus and the plugins: what it still holds is filed first.
+            stack.push_async_callback(svc.backlog.stop)
             if settings.run_dispatcher if dispatch is None else dispatch:
                 task = asyncio.create_task(svc.dispatcher.run_forever(), name="outbox")
                 stack.push_async_callback(_cancel, task)

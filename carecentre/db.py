@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -115,12 +115,25 @@ class _GroupWriter:
         self.task: asyncio.Task[None] | None = None
 
     async def submit(self, fn: Callable[[Session], T], recover: Recover[T] | None = None) -> T:
+        (future,) = self.enqueue([(fn, recover)])
+        result: T = await future
+        return result
+
+    def enqueue(
+        self, units: Sequence[tuple[Callable[[Session], Any], Recover[Any] | None]]
+    ) -> list[asyncio.Future[Any]]:
+        """Queue ``units`` one after the other, with nothing between them: they run in this
+        order, in as few batches as MAX_BATCH allows."""
         if self.queue is None:
             self.queue = asyncio.Queue()
             self.task = asyncio.create_task(self._run(), name="sqlite-writer")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(_Job(fn, future, recover))
-        return await future
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = []
+        for fn, recover in units:
+            future: asyncio.Future[Any] = loop.create_future()
+            self.queue.put_nowait(_Job(fn, future, recover))
+            futures.append(future)
+        return futures
 
     async def _run(self) -> None:
         assert self.queue is not None
@@ -262,6 +275,26 @@ class Database:
         except asyncio.CancelledError:
             work.add_done_callback(_unheard)
             raise
+
+    async def run_writes(
+        self, units: Sequence[tuple[Callable[[Session], Any], Recover[Any] | None]]
+    ) -> list[Any]:
+        """Run each ``(fn, recover)`` as ``run_write`` would, in order, and return what each
+        returned or raised (an exception is returned in its place, never raised).
+
+        On SQLite they are queued together, so they share one commit; on PostgreSQL each is its
+        own transaction, run after the one before.
+        """
+        if self._group is not None:
+            futures = self._group.enqueue(units)
+            return list(await asyncio.gather(*futures, return_exceptions=True))
+        outcomes: list[Any] = []
+        for fn, recover in units:
+            try:
+                outcomes.append(await self.run_write(fn, recover))
+            except Exception as error:
+                outcomes.append(error)
+        return outcomes
 
     async def _run_async(self, fn: Callable[[Session], T], recover: Recover[T] | None) -> T:
         try:

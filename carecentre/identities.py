@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -16,6 +17,9 @@ class InvalidAddress(ValueError):
     """An address that cannot identify a contact."""
 
 
+# Residents text and call from the same few numbers again and again, and every message is
+# normalized when it arrives and again when it is filed: parsing a number is the slow part.
+@lru_cache(maxsize=4096)
 def normalize_phone(raw: str, region: str = "CA") -> str:
     """E.164 form of a phone number (``+16135550123``); raises :class:`InvalidAddress`."""
     try:

@@ -5,6 +5,8 @@ channel's parser turns it into an :class:`InboundMessage`; ``ingest()`` then doe
 transaction: dedupe on (channel, external id) by a unique constraint, resolve the contact, thread,
 create or append to the ticket, route, record events. Events are published after the commit. A
 payload that fails to parse stays stored with its error, and ``replay()`` runs it again.
+A message answered as soon as it is stored (carecentre.backlog) is filed by
+``ingest_accepted()``, several in one commit, each in its own unit of work.
 
 Every message of every channel passes here, on the one SQLite writer, so the transaction is
 written with plain statements built once (their compiled form is cached) and rows read as plain
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import nh3
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 
 Parser = Callable[[bytes, Mapping[str, Any]], InboundMessage]
 Acknowledger = Callable[[AckRequest], AckContent | None]
+Followup = Callable[[InboundMessage, "IngestResult"], None]
 
 # Acknowledgements to one address within an hour, at most: a loop with another robot stops here.
 ACKS_PER_HOUR = 5
@@ -144,6 +148,7 @@ def _raw_values(
     *,
     received_at: datetime,
     error: str | None = None,
+    status: str = "received",
 ) -> dict[str, Any]:
     """A raw row as received; with ``error``, already settled as failed (kept unparsed)."""
     return {
@@ -152,7 +157,7 @@ def _raw_values(
         "content_type": content_type[:255],
         "payload": payload,
         "meta": dict(meta or {}),
-        "status": "received" if error is None else "failed",
+        "status": status if error is None else "failed",
         "error": None if error is None else error[:2000],
         "message_id": None,
         "attempts": 0 if error is None else 1,
@@ -190,6 +195,32 @@ def _internal(error: BaseException) -> str:
     return f"internal error: {type(error).__name__}: {error}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """An accepted message's unit of work lost a race to a concurrent writer (PostgreSQL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """An accepted message's unit of work failed; its payload is marked failed, with why."""
+
+    error: BaseException
+
+
+def _fail_raw(session: Session, *, raw_id: int, error: str) -> None:
+    _settle_raw(session.connection(), raw_id, "failed", None, utcnow(), error)
+
+
+def _kept_raw(session: Session, problem: Exception, *, raw_id: int) -> _Retry | _Failed:
+    """In place of an accepted message's failed unit of work: the payload stays stored,
+    marked failed (replayable), unless a concurrent writer won a race and it is to be run
+    again."""
+    if isinstance(problem, DBAPIError) and _retryable(problem):
+        return _Retry()
+    _fail_raw(session, raw_id=raw_id, error=_internal(problem))
+    return _Failed(problem)
+
+
 def _subject(message: InboundMessage) -> str:
     if message.subject and message.subject.strip():
         return " ".join(message.subject.split())[:500]
@@ -222,6 +253,7 @@ class Pipeline:
         self.calendars = QueueCalendars(BusinessCalendar())
         self.parsers: dict[tuple[Channel, str], Parser] = {}
         self.acknowledgers: dict[Channel, Acknowledger] = {}
+        self.followups: dict[Channel, Followup] = {}
         # Called after a commit that queued outbound messages (the dispatcher's wake-up).
         self.on_queued: Callable[[], None] | None = None
 
@@ -232,6 +264,11 @@ class Pipeline:
         """``acknowledger`` words the answer to a resident's first message on ``channel``."""
         self.acknowledgers[channel] = acknowledger
 
+    def register_followup(self, channel: Channel, followup: Followup) -> None:
+        """``followup`` is told of every message of ``channel`` once it is filed (a media
+        fetcher's wake-up, say); it must not block."""
+        self.followups[channel] = followup
+
     async def store_raw(
         self,
         channel: Channel,
@@ -240,9 +277,15 @@ class Pipeline:
         content_type: str,
         kind: str = "message",
         meta: Mapping[str, Any] | None = None,
+        status: str = "received",
     ) -> int:
-        """Keep the payload exactly as received; committed before anything else happens."""
-        raw = _raw_values(channel, payload, content_type, kind, meta, received_at=utcnow())
+        """Keep the payload exactly as received; committed before anything else happens.
+
+        ``status`` ``"accepted"`` marks a payload whose message the backlog (carecentre.backlog)
+        ingests after the sender has had its answer."""
+        raw = _raw_values(
+            channel, payload, content_type, kind, meta, received_at=utcnow(), status=status
+        )
         return await self.db.run_write(lambda session: _insert_raw(session, raw))
 
     async def receive(
@@ -420,9 +463,7 @@ class Pipeline:
         bytes written (content-addressed, so a rolled-back write is harmless)."""
         if message.body_html:
             message = replace(message, body_html=nh3.clean(message.body_html))
-        address = normalize(message.identity_kind, message.sender, region=self.region)
-        if not message.external_id or len(message.external_id) > 500:
-            raise ParseError("the provider's message id is missing or longer than 500 characters")
+        address = self.check(message)
         with_data = [attachment.data for attachment in message.attachments if attachment.data]
         blobs = iter(await self.store.put_many(with_data))
         stored = [
@@ -431,14 +472,89 @@ class Pipeline:
         ]
         return message, address, stored
 
+    def check(self, message: InboundMessage) -> str:
+        """What must hold of a parsed message before it can be filed; returns the sender's
+        normalized address. Raises ParseError or InvalidAddress (nothing is written)."""
+        address = normalize(message.identity_kind, message.sender, region=self.region)
+        if not message.external_id or len(message.external_id) > 500:
+            raise ParseError("the provider's message id is missing or longer than 500 characters")
+        return address
+
     def _after(self, message: InboundMessage, result: IngestResult) -> None:
         self.metrics.ingested.labels(
             message.channel.value, "duplicate" if result.duplicate else "stored"
         ).inc()
         if not result.duplicate:
             self.bus.notify()
+            followup = self.followups.get(message.channel)
+            if followup is not None:
+                followup(message, result)
         if result.acknowledged and self.on_queued is not None:
             self.on_queued()
+
+    async def ingest_accepted(
+        self, accepted: Sequence[tuple[int, InboundMessage]]
+    ) -> list[Received]:
+        """File messages whose payloads are stored as accepted, ``(raw id, message)``, in this
+        order: on SQLite in one commit. Each is settled (ingested, duplicate or failed with
+        why) in its own unit of work, so one that fails leaves the others filed."""
+        units: list[tuple[Callable[[Session], Any], Any]] = []
+        ready: list[tuple[int, InboundMessage, str | None]] = []
+        for raw_id, message in accepted:
+            try:
+                prepared = await self._prepare(message)
+            except (ParseError, InvalidAddress) as error:
+                units.append((partial(_fail_raw, raw_id=raw_id, error=str(error)), None))
+                ready.append((raw_id, message, str(error)))
+                continue
+            units.append(
+                (
+                    partial(self._ingest_raw, prepared=prepared, raw_id=raw_id),
+                    partial(_kept_raw, raw_id=raw_id),
+                )
+            )
+            ready.append((raw_id, message, None))
+        outcomes = await self.db.run_writes(units)
+        received = []
+        for (raw_id, message, refused), outcome in zip(ready, outcomes, strict=True):
+            received.append(await self._settled(raw_id, message, refused, outcome))
+        return received
+
+    def _ingest_raw(
+        self,
+        session: Session,
+        *,
+        prepared: tuple[InboundMessage, str, list[tuple[Any, tuple[str, int] | None]]],
+        raw_id: int,
+    ) -> IngestResult:
+        return self._ingest(session, *prepared, raw_id)
+
+    async def _settled(
+        self, raw_id: int, message: InboundMessage, refused: str | None, outcome: object
+    ) -> Received:
+        """What became of one accepted message, with its log line and metrics."""
+        channel = message.channel
+        if isinstance(outcome, IngestResult):
+            self._after(message, outcome)
+            return Received(raw_id, result=outcome)
+        if refused is not None:
+            log.warning("inbound %s #%d kept unparsed: %s", channel.value, raw_id, refused)
+            self.metrics.raw_failed.labels(channel.value).inc()
+            return Received(raw_id, error=refused)
+        if isinstance(outcome, _Retry):
+            # A concurrent writer won a race (PostgreSQL): go round again, on its own.
+            try:
+                return Received(raw_id, result=await self.ingest(message, raw_id=raw_id))
+            except Exception as error:
+                outcome = error
+                await self._mark_failed(raw_id, _internal(error))
+        problem = outcome.error if isinstance(outcome, _Failed) else outcome
+        assert isinstance(problem, BaseException)
+        log.error(
+            "inbound %s #%d kept after an internal error", channel.value, raw_id, exc_info=problem
+        )
+        self.metrics.raw_failed.labels(channel.value).inc()
+        return Received(raw_id, error=_internal(problem))
 
     async def ingest(self, message: InboundMessage, *, raw_id: int | None = None) -> IngestResult:
         """Turn one normalized message into ticket state. Idempotent on (channel, external id)."""

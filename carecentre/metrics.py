@@ -43,3 +43,8 @@ class Metrics:
             "Outbox items waiting to be sent, as of the dispatcher's last pass.",
             registry=self.registry,
         )
+        self.inbound_backlog = Gauge(
+            "carecentre_inbound_backlog",
+            "Messages stored and answered in this process, not yet filed on a ticket.",
+            registry=self.registry,
+        )

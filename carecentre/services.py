@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import HTTPConnection
 
 from carecentre.attachments import AttachmentStore
+from carecentre.backlog import Backlog
 from carecentre.db import Database
 from carecentre.events import EventBus
 from carecentre.hours import BusinessCalendar
@@ -37,6 +38,8 @@ class Services:
     residents: Residents
     delivery: DeliveryReports
     fetches: AttachmentFetches
+    # Messages answered as soon as stored, filed on tickets right after (carecentre.backlog).
+    backlog: Backlog
     # When the Customer Care Centre is open (CARECENTRE_HOURS_FILE): for menus, chat, SLAs.
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     # The SLA watcher and the auto-assigner (carecentre.supervision); set by build_services.

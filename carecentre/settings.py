@@ -154,6 +154,18 @@ class Settings(BaseSettings):
     outbox_max_delay: float = Field(3600.0, gt=0)
     outbox_poll_interval: float = Field(1.0, gt=0)
     events_poll_interval: float = Field(1.0, gt=0)
+    ingest_quiet: float = Field(
+        0.02,
+        ge=0,
+        le=5,
+        description="Seconds without a new text before texts answered in a burst are filed.",
+    )
+    ingest_max_delay: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Most seconds a text waits to be filed while a burst goes on.",
+    )
     run_dispatcher: bool = Field(True, description="Run the outbox dispatcher inside serve.")
     run_supervision: bool = Field(
         True, description="Run the SLA watcher and the auto-assigner inside serve and worker."

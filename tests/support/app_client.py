@@ -35,6 +35,14 @@ class AppClient:
         assert self.client.portal is not None
         return self.client.portal.call(fn, self.services)
 
+    def settle(self) -> None:
+        """Wait until every message the app has answered is filed (see carecentre.backlog)."""
+
+        async def go(svc: Services) -> None:
+            await svc.backlog.settled()
+
+        self.run(go)
+
     def ingest(self, message: InboundMessage) -> IngestResult:
         async def go(svc: Services) -> IngestResult:
             return await svc.pipeline.ingest(message)
