@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from carecentre.contract import AckContent, AckRequest, Channel, InboundMessage
+from carecentre.ingest import IngestResult
 from carecentre.plugins import Plugin
 from carecentre.services import Services
 from carecentre.templates import environment, render
@@ -59,6 +60,12 @@ async def lifespan(svc: Services) -> AsyncIterator[None]:
         max_bytes=settings.media_max_bytes,
     )
     svc.extras["sms.media"] = fetcher
+
+    def fetch_media(message: InboundMessage, _result: IngestResult) -> None:
+        if any(attachment.url and not attachment.data for attachment in message.attachments):
+            fetcher.wake()
+
+    svc.pipeline.register_followup(Channel.SMS, fetch_media)
     task = asyncio.create_task(fetcher.run_forever(), name="sms-media")
     try:
         yield

@@ -2,9 +2,10 @@
 
 Every request is verified against ``X-Twilio-Signature`` over CARECENTRE_PUBLIC_URL + path + the
 raw query and the form as received; one that fails is refused with 403 and nothing is stored. A
-verified message is stored raw first, then parsed; control words (STOP, START, HELP, STATUS) are
-handled here, everything else is ingested, and Twilio gets an empty TwiML ``<Response/>`` (or one
-``<Message>`` answering HELP and STATUS) well inside its 15 s.
+verified message is parsed (a malformed one is kept as failed and refused with 400); control
+words (STOP, START, HELP, STATUS) are handled here; any other text is stored and Twilio gets an
+empty TwiML ``<Response/>`` at once (or one ``<Message>`` answering HELP and STATUS), whatever
+the load: the backlog files the text on its ticket right after (carecentre.backlog).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from carecentre.services import Services, services
 from carecentre.states import DeliveryStatus
 from carecentre.templates import render
 from carecentre.twilio.form import FormFields, decode_form
-from carecentre.twilio.media_fetch import MediaFetcher
 from carecentre.twilio.media_urls import is_allowed_media_url
 from carecentre.twilio.signature import verify_form_bytes_signature, verify_signature
 from channels.sms.keywords import Keyword
@@ -143,17 +143,11 @@ async def _receive(
         except InvalidAddress as error:
             await svc.pipeline.settle(raw_id, "failed", str(error))
             return PlainTextResponse(f"malformed message: {error}", status_code=400)
-    # One unit of work: the raw text and its ticket are committed together.
-    outcome = await svc.pipeline.receive_message(
-        Channel.SMS, raw, message, content_type=content_type
-    )
-    if outcome.result is None:
-        status = 500 if (outcome.error or "").startswith("internal error") else 400
+    # Stored, then answered; filed on its ticket right after, in arrival order (the backlog).
+    outcome = await svc.backlog.accept(Channel.SMS, raw, message, content_type=content_type)
+    if outcome.error is not None:
+        status = 500 if outcome.error.startswith("internal error") else 400
         return PlainTextResponse(f"message kept, not filed: {outcome.error}", status_code=status)
-    if any(a.url and not a.data for a in message.attachments) and not outcome.result.duplicate:
-        fetcher = svc.extras.get("sms.media")
-        if isinstance(fetcher, MediaFetcher):
-            fetcher.wake()
     return twiml()
 
 
@@ -181,6 +175,8 @@ async def _control(
     elif keyword is Keyword.HELP:
         reply.message(render(_env(svc), "help.txt", settings.language, **values))
     else:
+        # The resident's texts before this one are filed first: their ticket counts.
+        await svc.backlog.settled()
         reference = message.reference_hint
         view = await svc.residents.status(IdentityKind.PHONE, message.sender, reference)
         reply.message(

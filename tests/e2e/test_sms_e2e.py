@@ -108,6 +108,16 @@ class Server:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
             return list(db.execute(sql, args))
 
+    def filed(self) -> None:
+        """Wait until every text the server answered is filed on a ticket."""
+
+        def waiting() -> bool:
+            return self.query("SELECT count(*) FROM raw_inbound WHERE status = 'accepted'") == [
+                (0,)
+            ]
+
+        eventually("every answered text to be filed", waiting, self)
+
 
 def eventually(what: str, probe: Callable[[], _T | None], server: Server) -> _T:
     """Poll ``probe`` until it returns something, for at most WAIT seconds."""
@@ -210,6 +220,8 @@ def test_sms_end_to_end(tmp_path: Path) -> None:
         assert first.headers["content-type"].startswith("application/xml")
         assert first.text.endswith("<Response />")
 
+        # Answered once stored; filed on a ticket right after.
+        server.filed()
         listed = server.api("GET", "/tickets", params={"channel": "sms"})
         assert listed.status_code == 200, listed.text
         (item,) = listed.json()["items"]
@@ -233,6 +245,7 @@ def test_sms_end_to_end(tmp_path: Path) -> None:
             "/webhooks/twilio/sms", inbound("It is dangerous for kids", resident, "SM" + "2" * 32)
         )
         assert again.status_code == 200
+        server.filed()
 
         # An agent answers; the reply reaches Twilio exactly once.
         queued = server.api(
@@ -303,6 +316,8 @@ async def _burst_and_replays(server: Server) -> None:
         replayed = [inbound(f"Replay {i}", "+16135550177", f"SMr{i:031d}") for i in range(3)]
         statuses = await asyncio.gather(*(post(0, f, 0) for f in replayed for _ in range(3)))
         assert set(statuses) == {200}
+
+    server.filed()
 
     for number, expected in (
         (sender, texts),

@@ -100,7 +100,9 @@ class SmsApp(AppClient):
         if signature is not None:
             headers["X-Twilio-Signature"] = signature
         content = body if body is not None else urlencode(pairs).encode()
-        return self.client.post(path, content=content, headers=headers)
+        response = self.client.post(path, content=content, headers=headers)
+        self.settle()
+        return response
 
     def text(self, body: str, **options: str) -> httpx2.Response:
         """A resident's text, signed, to the incoming-message webhook."""
@@ -152,7 +154,9 @@ class SmsApp(AppClient):
                     await asyncio.gather(*(one(i, *item) for i, item in enumerate(prepared)))
                 )
 
-        return self.run(go)
+        responses = self.run(go)
+        self.settle()
+        return responses
 
     # -- the JSON API -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import httpx2
 import pytest
@@ -19,7 +20,7 @@ from carecentre.models import ContactIdentity, Event, Message, OutboxItem, RawIn
 from carecentre.references import new_reference
 from carecentre.services import Services
 from channels.sms.sender import TwilioSmsSender
-from tests.channels.sms.conftest import CITY_NUMBER, RESIDENT
+from tests.channels.sms.conftest import CITY_NUMBER, INBOUND, RESIDENT, inbound_fields
 from tests.fakes.twilio_api import Reply
 
 if TYPE_CHECKING:
@@ -242,6 +243,48 @@ def test_help_answers_with_the_city_s_contact_details(sms_app: SmsApp, word: str
     )
     assert sms_app.count(Ticket) == 0
     assert [raw.status for raw in sms_app.raws()] == ["control:help"]
+
+
+def test_twilio_is_answered_before_the_text_is_filed(sms_app: SmsApp) -> None:
+    backlog = sms_app.services.backlog
+    backlog.quiet = backlog.max_delay = 30.0  # filed only when asked
+    fields = inbound_fields("Streetlight out on Maple Ave")
+
+    response = sms_app.client.post(
+        INBOUND,
+        content=urlencode(fields).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sms_app.signature(INBOUND, fields),
+        },
+    )
+
+    assert answer(response) is None  # an empty <Response/>
+    assert [raw.status for raw in sms_app.raws()] == ["accepted"]
+    assert sms_app.count(Ticket) == 0
+    sms_app.settle()
+    assert [raw.status for raw in sms_app.raws()] == ["ingested"]
+    reference = reference_of(sms_app)
+    acks = sms_app.messages(Message.kind == "acknowledgement")
+    assert len(acks) == 1
+    assert reference in acks[0].body_text
+
+
+def test_status_right_after_a_first_text_knows_its_new_ticket(sms_app: SmsApp) -> None:
+    backlog = sms_app.services.backlog
+    backlog.quiet = backlog.max_delay = 30.0  # the text would wait, but STATUS files it first
+
+    first, status = sms_app.concurrently(
+        [
+            (INBOUND, inbound_fields("Missed recycling on Elm St")),
+            (INBOUND, inbound_fields("STATUS")),
+        ],
+        stagger=0.05,
+    )
+
+    assert answer(first) is None
+    reference = reference_of(sms_app)
+    assert answer(status) == f"Request {reference}: received, waiting for an agent."
 
 
 def test_status_answers_about_the_sender_s_own_ticket(sms_app: SmsApp) -> None:

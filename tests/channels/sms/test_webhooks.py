@@ -73,6 +73,7 @@ def test_the_raw_query_string_is_part_of_the_signed_url(sms_app: SmsApp) -> None
     )
 
     assert response.status_code == 200, response.text
+    sms_app.settle()
     assert sms_app.count(Message) == 2  # the text and its acknowledgement
 
 
