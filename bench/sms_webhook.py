@@ -4,7 +4,10 @@ measured in the same run, with the same server (uvicorn, one process) and the sa
 - CareCentre: ``carecentre serve`` in its own process on durable SQLite (WAL, synchronous=FULL),
   the SMS channel pointed at a fake Twilio REST API (its own process too, keeping connections
   alive as Twilio's API does), which receives the acknowledgement of every new ticket the
-  dispatcher sends while the load runs.
+  dispatcher sends. CareCentre answers a text once it is stored and files it on its ticket right
+  after (carecentre.backlog): after each load the bench waits until every text is filed and
+  every acknowledgement sent, and shows the rate at which texts were filed (first post to last
+  text filed) beside the webhook rate Twilio sees. The CPU time per webhook counts all of it.
 - Baseline: a Starlette app on uvicorn with one endpoint that reads the body and does one INSERT +
   COMMIT on SQLite with WAL and synchronous=FULL.
 
@@ -230,6 +233,8 @@ class Result:
     latencies: list[float]
     errors: int
     cpu_seconds: float = 0.0  # used by the server process while it served these
+    filed_after: float = 0.0  # seconds from the last answer until every text was filed
+    runs: int = 1
 
     def add(self, other: Result) -> None:
         self.count += other.count
@@ -237,10 +242,17 @@ class Result:
         self.latencies += other.latencies
         self.errors += other.errors
         self.cpu_seconds += other.cpu_seconds
+        self.filed_after += other.filed_after
+        self.runs += other.runs
 
     @property
     def rate(self) -> float:
         return self.count / self.seconds
+
+    @property
+    def filed_rate(self) -> float:
+        """Texts filed on tickets per second, from the first post to the last text filed."""
+        return self.count / (self.seconds + self.filed_after)
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -305,6 +317,21 @@ async def drive(url: str, requests: list[tuple[bytes, dict[str, str]]], concurre
     return Result(concurrency, len(requests), seconds, latencies, errors)
 
 
+def filed(database: Path) -> float:
+    """Seconds until no text CareCentre answered waits to be filed (status ``accepted``)."""
+    started = time.perf_counter()
+    while stored(database, "SELECT count(*) FROM raw_inbound WHERE status = 'accepted'"):
+        time.sleep(0.005)
+    return time.perf_counter() - started
+
+
+def acknowledged(database: Path) -> None:
+    """Wait until CareCentre has sent every acknowledgement it queued."""
+    unsent = "SELECT count(*) FROM message WHERE kind = 'acknowledgement' AND external_id IS NULL"
+    while stored(database, unsent):
+        time.sleep(0.005)
+
+
 def stored(database: Path, sql: str) -> int:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         return int(db.execute(sql).fetchone()[0])
@@ -328,6 +355,11 @@ def report(label: str, result: Result) -> None:
         + (cpu if result.cpu_seconds else "")
         + (f"   {result.errors} errors" if result.errors else "")
     )
+    if result.filed_after:
+        print(
+            f"  {'':11} {result.filed_rate:8.0f} texts/s filed on tickets, the last"
+            f" {1000 * result.filed_after / result.runs:.0f} ms after its answer"
+        )
 
 
 async def measure(folder: Path, levels: list[int], count: int, rounds: int, warmup: int) -> None:
@@ -335,6 +367,7 @@ async def measure(folder: Path, levels: list[int], count: int, rounds: int, warm
     ``rounds`` rounds, so a change in the machine's load affects both alike."""
     results: dict[str, dict[int, Result]] = {"carecentre": {}, "bare": {}}
     received: list[str] = []
+    database = folder / "data" / "carecentre.sqlite3"
     with (
         fake_twilio(folder, received) as twilio_url,
         carecentre(folder, twilio_url) as served,
@@ -349,6 +382,11 @@ async def measure(folder: Path, levels: list[int], count: int, rounds: int, warm
                     load = workload(url, 1 + round_ * 100 + level, count)
                     before = cpu_seconds(pid)
                     result = await drive(url, load, level)
+                    if name == "carecentre":
+                        # Every answered text filed on its ticket, and every acknowledgement
+                        # sent, before the next load starts.
+                        result.filed_after = filed(database)
+                        acknowledged(database)
                     result.cpu_seconds = cpu_seconds(pid) - before
                     if level in results[name]:
                         results[name][level].add(result)
@@ -356,7 +394,6 @@ async def measure(folder: Path, levels: list[int], count: int, rounds: int, warm
                         results[name][level] = result
         # Let the dispatcher send the last acknowledgements before the server stops.
         await asyncio.sleep(1)
-    database = folder / "data" / "carecentre.sqlite3"
     inbound = stored(database, "SELECT count(*) FROM message WHERE direction = 'inbound'")
     expected = warmup + count * len(levels) * rounds
     if inbound != expected:
