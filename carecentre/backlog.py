@@ -9,8 +9,10 @@ the whole ingest of the ones before it.
 
 While messages keep arriving, filing waits for a pause (``quiet``), at most ``max_delay`` after
 the oldest arrived and never beyond ``limit`` waiting, so a burst is answered first and a steady
-stream is still filed within about ``max_delay``. Whoever needs the outcome (a STATUS text, a
-test) asks ``settled()``, which files everything accepted so far at once.
+stream is still filed within about ``max_delay``. With ``limit`` waiting, a new message waits
+for room before it is stored: memory stays bounded, and the answers slow to the filing rate.
+Whoever needs the outcome (a STATUS text, a test) asks ``settled()``, which files everything
+accepted so far at once.
 
 Nothing is lost if the process stops: ``stop()`` files what is waiting first, and a payload
 left ``accepted`` by a process that did not (a crash) is filed by the sweep, which looks every
@@ -122,6 +124,10 @@ class Backlog:
             return await self.pipeline.keep_unparsed(
                 channel, payload, str(error), content_type=content_type, kind=kind, meta=meta
             )
+        if len(self) >= self.limit and self.running:
+            # Full: the sender waits for room, so memory stays bounded whatever the load.
+            async with self._progress:
+                await self._progress.wait_for(lambda: len(self) < self.limit or not self.running)
         if not self.running or self._stopping:
             return await self.pipeline.receive_message(
                 channel, payload, message, content_type=content_type, kind=kind, meta=meta
@@ -135,6 +141,8 @@ class Backlog:
     def _add(self, raw_id: int, message: InboundMessage) -> None:
         self._pending.append(_Item(next(self._seq), raw_id, message, time.monotonic()))
         self.pipeline.metrics.inbound_backlog.set(len(self))
+        if len(self._pending) >= self.limit:
+            self._hurry.set()  # full: no more waiting for a pause
         self._wake.set()
 
     async def settled(self) -> None:

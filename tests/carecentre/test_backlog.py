@@ -126,6 +126,22 @@ async def test_a_burst_is_filed_in_the_order_it_arrived(backlog_svc: Services) -
     assert set(await statuses(svc)) == {"ingested"}
 
 
+async def test_a_full_backlog_makes_new_texts_wait_for_room(backlog_svc: Services) -> None:
+    svc = backlog_svc
+    svc.backlog.quiet = svc.backlog.max_delay = 30.0
+    svc.backlog.limit = svc.backlog.chunk = 2
+    await accept(svc, sms("Pothole 1"))
+    await accept(svc, sms("Pothole 2"))
+
+    # Two waiting: filing starts at once, and the third is stored only once they are filed.
+    await accept(svc, sms("Pothole 3"))
+
+    assert await inbound_bodies(svc) == ["Pothole 1", "Pothole 2"]
+    assert len(svc.backlog) == 1
+    await svc.backlog.settled()
+    assert await inbound_bodies(svc) == ["Pothole 1", "Pothole 2", "Pothole 3"]
+
+
 async def test_texts_are_filed_after_a_pause_or_at_most_max_delay(backlog_svc: Services) -> None:
     svc = backlog_svc
     # A pause that never comes: the oldest text is filed max_delay after it arrived.
